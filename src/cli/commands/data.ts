@@ -1,0 +1,197 @@
+/** Commands on the workspace and its cache: init, add, status, checkout, gc, fsck. */
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { formatBytes } from '../progress-bar.js';
+
+const count = (n: number, what: string) => `${n.toLocaleString('en-US')} ${what}${n === 1 ? '' : 's'}`;
+
+export function registerDataCommands(program: Command, context: () => CommandContext): void {
+  program
+    .command('init')
+    .description('create a ledge workspace (.ledge/) in the current directory')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const ctx = context();
+      const { Workspace } = await import('../../store/workspace.js');
+      const { isGitRepo } = await import('../../core/git.js');
+      const { workspace, created } = Workspace.init(ctx.cwd);
+      const git = isGitRepo(workspace.root);
+      if (opts.json) return ctx.json({ root: workspace.root, created, git });
+      ctx.say(
+        created
+          ? `Initialized ledge workspace in ${workspace.root}${git ? '' : ' (not a git repository: pointer files will not be versioned until you git init)'}`
+          : `ledge workspace already initialized in ${workspace.root}`,
+      );
+      if (created && git) ctx.say('Commit .ledge/config.yaml and .ledge/.gitignore.');
+    });
+
+  program
+    .command('add')
+    .description('store files or directories in the cache and write <path>.ledge pointer files to commit')
+    .argument('<paths...>', 'files or directories to track')
+    .option('--json', 'print the result as JSON')
+    .action(async (paths: string[], opts: { json?: boolean }) => {
+      const ctx = context();
+      const { addPaths } = await import('../../store/add.js');
+      const results = await ctx.withLockedStore(`ledge add ${paths.join(' ')}`, (store) =>
+        addPaths(store, paths, { cwd: ctx.cwd, progress: ctx.progress }),
+      );
+      if (opts.json) return ctx.json(results);
+      for (const r of results) {
+        const what =
+          r.type === 'dir' ? `${count(r.files, 'file')}, ${formatBytes(r.size)}` : formatBytes(r.size);
+        ctx.say(`${r.changed ? 'added' : 'unchanged'} ${r.path} (${what}) -> ${r.pointerPath}`);
+      }
+      if (results.some((r) => r.changed)) {
+        const pointers = results.filter((r) => r.changed).map((r) => r.pointerPath);
+        ctx.say(`To track the changes with git: git add ${pointers.join(' ')} .gitignore`);
+      }
+    });
+
+  program
+    .command('status')
+    .description('compare tracked paths with their pointer files, the cache and the default remote')
+    .argument('[paths...]', 'tracked paths (default: all)')
+    .option('--json', 'print the result as JSON')
+    .option('-r, --remote [name]', 'ask the remote what it holds instead of using what ledge last saw')
+    .action(async (paths: string[], opts: { json?: boolean; remote?: string | boolean }) => {
+      const ctx = context();
+      const [{ status }, { resolveTracked }, { remoteHas, openNamedRemote }, { neededObjects }] =
+        await Promise.all([
+          import('../../store/status.js'),
+          import('../../store/tracked-paths.js'),
+          import('../../store/transfer.js'),
+          import('../../store/status.js'),
+        ]);
+      const entries = await ctx.withStore(async (store) => {
+        const tracked = resolveTracked(store.ws, paths, ctx.cwd);
+        const remoteName = typeof opts.remote === 'string' ? opts.remote : store.ws.config.remote;
+        let remoteObjects = remoteName ? store.state.remoteObjects(remoteName) : undefined;
+        if (opts.remote && remoteName) {
+          const remote = await openNamedRemote(store, remoteName);
+          try {
+            const needed = tracked.flatMap((t) => neededObjects(store, t) ?? [t.pointer.digest]);
+            remoteObjects = await remoteHas(remote, needed, store.ws.config.transferJobs);
+            store.state.addRemoteObjects(remoteName, remoteObjects);
+          } finally {
+            await remote.close();
+          }
+        }
+        const result = await status(store, tracked, { progress: ctx.progress, remoteObjects });
+        return { remote: remoteName, entries: result };
+      });
+      if (opts.json) return ctx.json(entries);
+      if (entries.entries.length === 0) {
+        ctx.say('No tracked paths. Track data with `ledge add <path>`.');
+        return;
+      }
+      for (const e of entries.entries) {
+        const notes: string[] = [];
+        if (e.workspace === 'up-to-date') notes.push('up to date');
+        else if (e.workspace === 'missing') notes.push('missing from workspace (ledge checkout)');
+        else if (e.changes) {
+          const c = e.changes;
+          notes.push(
+            `modified (${c.added.length} added, ${c.modified.length} modified, ${c.deleted.length} deleted)`,
+          );
+        } else notes.push('modified');
+        if (e.missingFromCache > 0)
+          notes.push(`${count(e.missingFromCache, 'object')} missing from cache (ledge pull)`);
+        if (e.notPushed !== undefined && e.notPushed > 0) {
+          notes.push(`${count(e.notPushed, 'object')} not pushed to ${entries.remote} (ledge push)`);
+        }
+        ctx.say(`${e.path}: ${notes.join('; ')}`);
+        if (e.changes) {
+          const lines = [
+            ...e.changes.added.map((p) => `    added:    ${p}`),
+            ...e.changes.modified.map((p) => `    modified: ${p}`),
+            ...e.changes.deleted.map((p) => `    deleted:  ${p}`),
+          ];
+          for (const line of lines.slice(0, 20)) ctx.say(line);
+          if (lines.length > 20) ctx.say(`    … and ${lines.length - 20} more (--json lists all)`);
+        }
+      }
+    });
+
+  program
+    .command('checkout')
+    .description('make the workspace match the pointer files (after git checkout, or to undo edits)')
+    .argument('[paths...]', 'tracked paths (default: all)')
+    .option('-f, --force', 'overwrite workspace changes that are not in the cache')
+    .option('--json', 'print the result as JSON')
+    .action(async (paths: string[], opts: { force?: boolean; json?: boolean }) => {
+      const ctx = context();
+      const [{ checkout }, { resolveTracked }] = await Promise.all([
+        import('../../store/checkout.js'),
+        import('../../store/tracked-paths.js'),
+      ]);
+      const results = await ctx.withLockedStore('ledge checkout', (store) =>
+        checkout(store, resolveTracked(store.ws, paths, ctx.cwd), {
+          force: opts.force,
+          progress: ctx.progress,
+        }),
+      );
+      if (opts.json) return ctx.json(results);
+      for (const r of results) {
+        if (r.written === 0 && r.deleted === 0) ctx.say(`${r.path}: up to date`);
+        else ctx.say(`${r.path}: ${count(r.written, 'file')} written, ${count(r.deleted, 'file')} deleted`);
+      }
+    });
+
+  program
+    .command('gc')
+    .description('remove cache objects that nothing references')
+    .option('-w, --workspace', 'keep what the workspace pointer files reference (the default)')
+    .option('-a, --all-commits', 'also keep what any git commit references')
+    .option('-n, --dry-run', 'only report what would be removed')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { allCommits?: boolean; dryRun?: boolean; json?: boolean }) => {
+      const ctx = context();
+      const { gc } = await import('../../store/gc.js');
+      const result = await ctx.withLockedStore('ledge gc', (store) =>
+        gc(store, { allCommits: opts.allCommits, dryRun: opts.dryRun }),
+      );
+      if (opts.json) return ctx.json(result);
+      const verb = opts.dryRun ? 'would remove' : 'removed';
+      ctx.say(
+        `${verb} ${count(result.removed, 'object')} (${formatBytes(result.removedBytes)}), kept ${count(result.kept, 'object')}`,
+      );
+      if (result.tempsRemoved > 0)
+        ctx.say(`${verb} ${count(result.tempsRemoved, 'temporary file')} of interrupted writes`);
+      if (result.unknownManifests.length > 0) {
+        ctx.note(
+          `${count(result.unknownManifests.length, 'referenced directory manifest')} not in the cache; their files could not be protected`,
+        );
+      }
+    });
+
+  program
+    .command('fsck')
+    .description('re-hash every cache object and report corrupt ones')
+    .option('--repair', 'replace corrupt objects with verified copies from the remote')
+    .option('-r, --remote <name>', 'remote to repair from (default: the default remote)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { repair?: boolean; remote?: string; json?: boolean }) => {
+      const ctx = context();
+      const { fsck } = await import('../../store/fsck.js');
+      const run = (store: Parameters<typeof fsck>[0]) =>
+        fsck(store, { repair: opts.repair, remote: opts.remote, progress: ctx.progress });
+      const result = opts.repair
+        ? await ctx.withLockedStore('ledge fsck --repair', run)
+        : await ctx.withStore(run);
+      const unresolved = opts.repair ? result.unrepaired.length : result.corrupt.length;
+      if (unresolved > 0) process.exitCode = 1;
+      if (opts.json) return ctx.json(result);
+      if (result.corrupt.length === 0) ctx.say(`${count(result.checked, 'object')} checked, all intact`);
+      for (const digest of result.corrupt) {
+        const fate = result.repaired.includes(digest)
+          ? 'repaired from remote'
+          : result.unrepaired.includes(digest)
+            ? 'removed; no intact copy on the remote'
+            : 'run `ledge fsck --repair`';
+        ctx.say(`corrupt: ${digest} (${fate})`);
+      }
+      if (result.corrupt.length > 0)
+        ctx.say(`${count(result.checked, 'object')} checked, ${result.corrupt.length} corrupt`);
+    });
+}

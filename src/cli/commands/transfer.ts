@@ -1,0 +1,105 @@
+/** `ledge push|fetch|pull`: move objects between the cache and a remote. */
+import type { Command } from 'commander';
+import { LedgeError } from '../../core/errors.js';
+import type { TransferResult } from '../../store/transfer.js';
+import type { CommandContext } from '../context.js';
+import { formatBytes } from '../progress-bar.js';
+
+interface TransferFlags {
+  remote?: string;
+  jobs?: string;
+  json?: boolean;
+  force?: boolean;
+}
+
+function jobsOf(flags: TransferFlags): number | undefined {
+  if (flags.jobs === undefined) return undefined;
+  const jobs = Number(flags.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new LedgeError('usage', `--jobs must be a positive integer, not '${flags.jobs}'`);
+  }
+  return jobs;
+}
+
+function summary(verb: string, r: TransferResult, seconds: number): string {
+  const rate = seconds > 0 && r.bytes > 0 ? `, ${formatBytes(r.bytes / seconds)}/s` : '';
+  const missing =
+    r.missingLocally > 0 ? `; ${r.missingLocally} objects not in the local cache were skipped` : '';
+  return `${verb} ${r.transferred} objects (${formatBytes(r.bytes)}${rate}), ${r.skipped} already there, remote ${r.remote}${missing}`;
+}
+
+export function registerTransferCommands(program: Command, context: () => CommandContext): void {
+  const withFlags = (command: Command) =>
+    command
+      .argument('[paths...]', 'tracked paths (default: all)')
+      .option('-r, --remote <name>', 'remote to use (default: the default remote)')
+      .option('-j, --jobs <n>', 'parallel transfers (default 16)')
+      .option('--json', 'print the result as JSON');
+
+  withFlags(program.command('push').description('upload the objects the remote lacks')).action(
+    async (paths: string[], flags: TransferFlags) => {
+      const ctx = context();
+      const [{ push }, { resolveTracked }] = await Promise.all([
+        import('../../store/transfer.js'),
+        import('../../store/tracked-paths.js'),
+      ]);
+      const started = performance.now();
+      const result = await ctx.withLockedStore('ledge push', (store) =>
+        push(store, resolveTracked(store.ws, paths, ctx.cwd), {
+          remote: flags.remote,
+          jobs: jobsOf(flags),
+          progress: ctx.progress,
+        }),
+      );
+      if (flags.json) return ctx.json(result);
+      ctx.say(summary('pushed', result, (performance.now() - started) / 1000));
+    },
+  );
+
+  withFlags(
+    program.command('fetch').description('download missing objects into the cache (workspace untouched)'),
+  ).action(async (paths: string[], flags: TransferFlags) => {
+    const ctx = context();
+    const [{ fetch }, { resolveTracked }] = await Promise.all([
+      import('../../store/transfer.js'),
+      import('../../store/tracked-paths.js'),
+    ]);
+    const started = performance.now();
+    const result = await ctx.withLockedStore('ledge fetch', (store) =>
+      fetch(store, resolveTracked(store.ws, paths, ctx.cwd), {
+        remote: flags.remote,
+        jobs: jobsOf(flags),
+        progress: ctx.progress,
+      }),
+    );
+    if (flags.json) return ctx.json(result);
+    ctx.say(summary('fetched', result, (performance.now() - started) / 1000));
+  });
+
+  withFlags(program.command('pull').description('fetch, then check out'))
+    .option('-f, --force', 'overwrite workspace changes that are not in the cache')
+    .action(async (paths: string[], flags: TransferFlags) => {
+      const ctx = context();
+      const [{ fetch }, { resolveTracked }, { checkout }] = await Promise.all([
+        import('../../store/transfer.js'),
+        import('../../store/tracked-paths.js'),
+        import('../../store/checkout.js'),
+      ]);
+      const started = performance.now();
+      const { fetched, checkedOut } = await ctx.withLockedStore('ledge pull', async (store) => {
+        const tracked = resolveTracked(store.ws, paths, ctx.cwd);
+        const fetched = await fetch(store, tracked, {
+          remote: flags.remote,
+          jobs: jobsOf(flags),
+          progress: ctx.progress,
+        });
+        const checkedOut = await checkout(store, tracked, { force: flags.force, progress: ctx.progress });
+        return { fetched, checkedOut };
+      });
+      if (flags.json) return ctx.json({ fetch: fetched, checkout: checkedOut });
+      ctx.say(summary('fetched', fetched, (performance.now() - started) / 1000));
+      for (const r of checkedOut) {
+        ctx.say(`${r.path}: ${r.written} files written, ${r.deleted} deleted, ${r.unchanged} unchanged`);
+      }
+    });
+}

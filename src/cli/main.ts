@@ -1,0 +1,81 @@
+/**
+ * The `ledge` command line: parses arguments, calls the library, prints. Errors become output
+ * here and nowhere else: one line for what users can fix, a stack trace only with --verbose
+ * or LEDGE_DEBUG=1. Exit codes: 0 success, 1 failure, 2 usage error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { LedgeError } from '../core/errors.js';
+import { registerDataCommands } from './commands/data.js';
+import { registerRemoteCommands } from './commands/remote.js';
+import { registerTransferCommands } from './commands/transfer.js';
+import { CommandContext, type GlobalOptions } from './context.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(): Command {
+  const program = new Command('ledge')
+    .description('Version data and models, run ML pipelines, ship models to edge devices.')
+    .version(VERSION, '-V, --version')
+    .option('-v, --verbose', 'show stack traces and debug details on errors')
+    .option('-q, --quiet', 'print only errors (and --json output)')
+    .addOption(new Option('-C, --cwd <dir>', 'run as if ledge was started in <dir>'))
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false })
+    .exitOverride();
+  const context = () => new CommandContext(program.opts<GlobalOptions>());
+  registerDataCommands(program, context);
+  registerRemoteCommands(program, context);
+  registerTransferCommands(program, context);
+  // Subcommands inherit exitOverride and output settings.
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+function debugEnabled(argv: string[]): boolean {
+  const debug = process.env.LEDGE_DEBUG;
+  return (
+    (debug !== undefined && debug !== '' && debug !== '0') ||
+    argv.includes('--verbose') ||
+    argv.includes('-v')
+  );
+}
+
+/** Prints an error the way users should see it and returns the exit code. */
+export function reportError(error: unknown, argv: string[]): number {
+  const verbose = debugEnabled(argv);
+  if (error instanceof CommanderError) {
+    // Commander already printed its message (unknown option, missing argument, help...).
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+    if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync')
+      return error.exitCode;
+    return 2;
+  }
+  if (error instanceof LedgeError) {
+    process.stderr.write(`ledge: error: ${error.line}\n`);
+    if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+    return error.code === 'usage' ? 2 : 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`ledge: internal error: ${message}\n`);
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  else
+    process.stderr.write(
+      'ledge: run again with --verbose (or LEDGE_DEBUG=1) for details, and please report it\n',
+    );
+  return 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Exiting (rather than dying) runs the exit hooks that release the workspace lock.
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    return reportError(error, argv);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * `ledge checkout`: makes the workspace match the pointer files, writing missing or changed
+ * files and deleting files a directory version no longer has. Content that exists nowhere
+ * but in the workspace (not in the cache) is never overwritten without `force`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Digest } from '../core/digest.js';
+import { LedgeError } from '../core/errors.js';
+import type { Progress } from '../core/progress.js';
+import type { DirEntry } from './dir-manifest.js';
+import { materialize } from './link.js';
+import type { StatRecord } from './state-db.js';
+import type { Scan, Store } from './store.js';
+import type { Tracked } from './tracked-paths.js';
+
+export interface CheckoutOptions {
+  force?: boolean;
+  progress?: Progress | undefined;
+}
+
+export interface CheckoutResult {
+  path: string;
+  written: number;
+  deleted: number;
+  unchanged: number;
+}
+
+interface Plan {
+  tracked: Tracked;
+  /** Workspace-relative paths to write, with the entry to write there. */
+  writes: { rel: string; entry: DirEntry }[];
+  /** Workspace-relative paths to remove (files, or a whole directory replaced by a file). */
+  deletes: string[];
+  unchanged: number;
+  /** Paths whose current content is not in the cache and would be lost. */
+  conflicts: string[];
+}
+
+function targetEntries(store: Store, tracked: Tracked): DirEntry[] {
+  const { pointer } = tracked;
+  if (pointer.type === 'file') {
+    return [{ path: '', digest: pointer.digest, size: pointer.size, executable: false }];
+  }
+  if (!store.cache.has(pointer.digest)) {
+    throw new LedgeError('missing-object', `'${tracked.path}': its directory manifest is not in the cache`, {
+      hint: `run \`ledge pull ${tracked.path}\` to fetch it from a remote`,
+    });
+  }
+  return store.readManifest(pointer.digest);
+}
+
+function join(base: string, rel: string): string {
+  return rel === '' ? base : `${base}/${rel}`;
+}
+
+function plan(tracked: Tracked, target: DirEntry[], current: Scan, cached: Set<Digest>): Plan {
+  const result: Plan = { tracked, writes: [], deletes: [], unchanged: 0, conflicts: [] };
+  const base = tracked.path;
+  const isDir = tracked.pointer.type === 'dir';
+  const currentEntries: DirEntry[] =
+    current.type === 'missing'
+      ? []
+      : current.type === 'file'
+        ? [{ ...current.entry, path: '' }]
+        : current.entries;
+  const shapeChanged = current.type !== 'missing' && (current.type === 'dir') !== isDir;
+  if (shapeChanged) {
+    // A file where a directory belongs, or the reverse: the whole thing is replaced.
+    for (const entry of currentEntries) {
+      if (!cached.has(entry.digest)) result.conflicts.push(join(base, entry.path));
+    }
+    result.deletes.push(base);
+    for (const entry of target) result.writes.push({ rel: join(base, entry.path), entry });
+    return result;
+  }
+  const now = new Map(currentEntries.map((e) => [e.path, e]));
+  for (const entry of target) {
+    const existing = now.get(entry.path);
+    now.delete(entry.path);
+    const executableMatches = !isDir || existing?.executable === entry.executable;
+    if (existing && existing.digest === entry.digest && executableMatches) {
+      result.unchanged++;
+      continue;
+    }
+    if (existing && existing.digest !== entry.digest && !cached.has(existing.digest)) {
+      result.conflicts.push(join(base, entry.path));
+    }
+    result.writes.push({ rel: join(base, entry.path), entry });
+  }
+  for (const extra of now.values()) {
+    if (!cached.has(extra.digest)) result.conflicts.push(join(base, extra.path));
+    result.deletes.push(join(base, extra.path));
+  }
+  return result;
+}
+
+/** Removes now-empty directories from `dir` up to (not including) `stop`. */
+function pruneEmptyDirs(dir: string, stop: string): void {
+  let current = dir;
+  while (current.length > stop.length && current.startsWith(stop)) {
+    try {
+      fs.rmdirSync(current);
+    } catch {
+      return;
+    }
+    current = path.dirname(current);
+  }
+}
+
+export async function checkout(
+  store: Store,
+  tracked: Tracked[],
+  options: CheckoutOptions = {},
+): Promise<CheckoutResult[]> {
+  const cached = store.cache.listAll();
+  const plans: Plan[] = [];
+  for (const item of tracked) {
+    const target = targetEntries(store, item);
+    const missing = target.filter((e) => !cached.has(e.digest));
+    if (missing.length > 0) {
+      throw new LedgeError(
+        'missing-object',
+        `'${item.path}': ${missing.length} of ${target.length} objects are not in the cache`,
+        { hint: `run \`ledge pull ${item.path}\` to fetch them from a remote` },
+      );
+    }
+    const current = await store.scan(item.path, { store: false, progress: options.progress });
+    plans.push(plan(item, target, current, cached));
+  }
+  const conflicts = plans.flatMap((p) => p.conflicts);
+  if (conflicts.length > 0 && !options.force) {
+    const shown =
+      conflicts.slice(0, 3).join(', ') + (conflicts.length > 3 ? ` and ${conflicts.length - 3} more` : '');
+    throw new LedgeError(
+      'uncommitted-changes',
+      `checkout would overwrite changes that are not in the cache: ${shown}`,
+      {
+        hint: 'run `ledge add` on them to keep them, or `ledge checkout --force` to discard them',
+      },
+    );
+  }
+
+  const results: CheckoutResult[] = [];
+  const total = plans.reduce((n, p) => n + p.writes.length, 0);
+  if (total > 0) options.progress?.start('checking out', total, 'files');
+  for (const p of plans) {
+    const rootAbs = store.ws.absolutePath(p.tracked.path);
+    const forgotten: string[] = [];
+    for (const rel of p.deletes) {
+      const abs = store.ws.absolutePath(rel);
+      fs.rmSync(abs, { recursive: true, force: true });
+      forgotten.push(rel);
+      if (abs !== rootAbs) pruneEmptyDirs(path.dirname(abs), rootAbs);
+    }
+    const records: StatRecord[] = [];
+    for (const { rel, entry } of p.writes) {
+      const abs = store.ws.absolutePath(rel);
+      materialize(store.cache.pathOf(entry.digest), abs, entry.executable, store.ws.config.link);
+      const st = fs.statSync(abs);
+      records.push({ path: rel, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, digest: entry.digest });
+      options.progress?.advance(1, entry.size);
+    }
+    if (p.tracked.pointer.type === 'dir') fs.mkdirSync(rootAbs, { recursive: true }); // an empty directory version
+    store.state.deleteStatEntries(forgotten);
+    store.state.putStatEntries(records);
+    results.push({
+      path: p.tracked.path,
+      written: p.writes.length,
+      deleted: p.deletes.length,
+      unchanged: p.unchanged,
+    });
+  }
+  if (total > 0) options.progress?.stop();
+  return results;
+}
