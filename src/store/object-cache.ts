@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   fsyncDirectory,
   isTempName,
+  syncFilesystem,
   tempPathIn,
   tempWriterPid,
   writeFileAtomicSync,
@@ -19,6 +20,12 @@ import { type Digest, digestFromHex, digestHex, sha256 } from '../core/digest.js
 import { isErrno, LedgeError } from '../core/errors.js';
 
 export const OBJECT_MODE = 0o444;
+
+/** A complete, verified object under a temp name, waiting for `commitStaged`. */
+export interface StagedObject {
+  temp: string;
+  digest: Digest;
+}
 
 export class ObjectCache {
   readonly dir: string;
@@ -117,14 +124,22 @@ export class ObjectCache {
     return digest;
   }
 
-  /**
-   * Stores a stream, hashing it on the way into a temp file; verified against `expected`
-   * (when given) before it becomes visible. Used for downloads and large imports.
-   */
+  /** Stores a stream as one durable object, verified against `expected` when given. */
   async putStream(stream: Readable, expected?: Digest, where = 'object'): Promise<Digest> {
-    const temp = this.newTempPath();
+    const staged = await this.stageStream(stream, expected, where);
+    this.commitStaged([staged]);
+    return staged.digest;
+  }
+
+  /**
+   * Writes a stream to a temp file next to its final name, hashing on the way, and checks it
+   * against `expected` (when given). The object is not visible until `commitStaged`.
+   */
+  async stageStream(stream: Readable, expected?: Digest, where = 'object'): Promise<StagedObject> {
+    const dir = expected ? path.dirname(this.pathOf(expected)) : this.tempDir;
+    fs.mkdirSync(dir, { recursive: true });
+    const temp = tempPathIn(dir);
     const hash = createHash('sha256');
-    const out = fs.createWriteStream(temp, { flags: 'wx', mode: OBJECT_MODE });
     try {
       await pipeline(
         stream,
@@ -134,7 +149,7 @@ export class ObjectCache {
             yield chunk;
           }
         },
-        out,
+        fs.createWriteStream(temp, { flags: 'wx', mode: OBJECT_MODE }),
       );
       const actual = digestFromHex(hash.digest('hex'));
       if (expected !== undefined && actual !== expected) {
@@ -146,19 +161,31 @@ export class ObjectCache {
           },
         );
       }
-      const fd = fs.openSync(temp, 'r');
-      try {
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      this.commitTemp(temp, actual);
-      fsyncDirectory(path.dirname(this.pathOf(actual)));
-      return actual;
+      return { temp, digest: actual };
     } catch (error) {
       fs.rmSync(temp, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * Makes staged objects visible: one filesystem flush for the whole batch (instead of one
+   * fsync per object), the renames, then a flush of the renames.
+   */
+  commitStaged(staged: StagedObject[]): void {
+    if (staged.length === 0) return;
+    if (!syncFilesystem(this.dir)) {
+      for (const { temp } of staged) {
+        const fd = fs.openSync(temp, 'r');
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    }
+    for (const { temp, digest } of staged) this.commitTemp(temp, digest);
+    if (!syncFilesystem(this.dir)) this.syncShards(staged.map((s) => s.digest));
   }
 
   readBuffer(digest: Digest): Buffer {

@@ -4,7 +4,6 @@
  * using the stat cache and hashing only what changed.
  */
 import fs from 'node:fs';
-import { syncFilesystem } from '../core/atomic-fs.js';
 import type { Digest } from '../core/digest.js';
 import { fsError, LedgeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
@@ -166,23 +165,56 @@ export class Store {
   }
 
   /**
-   * Makes freshly written objects visible: one filesystem flush for the batch (instead of
-   * one fsync per small file), then renames, then a flush of the renames.
+   * Copies objects from readable files (a directory remote) into the cache on the parallel
+   * hashing workers, each verified against its expected digest before it becomes visible.
+   * Returns the digests that arrived intact and the failures (missing or corrupt sources).
    */
+  async importVerified(
+    items: { abs: string; digest: Digest; size?: number }[],
+    progress?: Progress,
+  ): Promise<{ imported: HashResult[]; failures: HashFailure[] }> {
+    const outcome = await hashFiles(
+      items.map((item) => ({ abs: item.abs, rel: item.digest, size: item.size })),
+      {
+        store: true,
+        objectsDir: this.cache.objectsDir,
+        tempDir: this.cache.tempDir,
+        workers: this.ws.config.hashJobs,
+        progress,
+      },
+    );
+    const imported: HashResult[] = [];
+    const failures = outcome.failures.map((f) =>
+      f.code === 'path-not-found'
+        ? { ...f, code: 'missing-object' as const, message: `object ${f.rel} is missing on the remote` }
+        : f,
+    );
+    for (const result of outcome.results) {
+      if (result.digest === result.rel) {
+        imported.push(result);
+        continue;
+      }
+      if (result.temp) fs.rmSync(result.temp, { force: true });
+      failures.push({
+        rel: result.rel,
+        code: 'corrupt-object',
+        message: `object ${result.rel} on the remote is corrupt: its bytes hash to ${result.digest}`,
+        hint: 'the local cache was not touched; repair the remote by pushing from a workspace with a good copy',
+      });
+    }
+    this.commitHashed(imported);
+    return { imported, failures };
+  }
+
+  /** Makes freshly written objects visible (large ones were flushed already; the rest once). */
   private commitHashed(results: HashResult[]): void {
     const pending = results.filter((r) => r.temp !== undefined);
-    if (pending.length === 0) return;
-    const needsFlush = pending.some((r) => !r.tempDurable);
-    if (needsFlush && !syncFilesystem(this.cache.dir)) {
-      for (const r of pending) {
-        if (r.tempDurable) continue;
-        const fd = fs.openSync(r.temp!, 'r');
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
-      }
-    }
-    for (const r of pending) this.cache.commitTemp(r.temp!, r.digest);
-    if (!syncFilesystem(this.cache.dir)) this.cache.syncShards(pending.map((r) => r.digest));
+    const flushed = pending.filter((r) => r.tempDurable);
+    for (const r of flushed) this.cache.commitTemp(r.temp!, r.digest);
+    if (flushed.length > 0) this.cache.syncShards(flushed.map((r) => r.digest));
+    this.cache.commitStaged(
+      pending.filter((r) => !r.tempDurable).map((r) => ({ temp: r.temp!, digest: r.digest })),
+    );
   }
 
   private recordStats(results: HashResult[]): void {

@@ -6,12 +6,14 @@
  * simply resumes on the next run.
  */
 
+import fs from 'node:fs';
 import { forEachLimit, withRetries } from '../core/concurrency.js';
 import type { Digest } from '../core/digest.js';
 import { isLedgeError, LedgeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
+import type { StagedObject } from './object-cache.js';
 import { openRemote } from './remote/open-remote.js';
-import type { Remote } from './remote/remote.js';
+import type { ObjectSource, Remote } from './remote/remote.js';
 import type { Store } from './store.js';
 import type { Tracked } from './tracked-paths.js';
 
@@ -34,6 +36,9 @@ export interface TransferResult {
   /** Objects that could not be sent because the local cache lacks them (push only). */
   missingLocally: number;
 }
+
+/** Objects per batch flush (push to directories, fetch into the cache). */
+const BATCH_SIZE = 2048;
 
 /** Listing beats one existence check per object from this many objects on. */
 const LIST_THRESHOLD = 64;
@@ -111,7 +116,6 @@ export async function push(
     // Manifests go last: a directory manifest on the remote implies its files are there.
     const manifests = new Set(tracked.filter((t) => t.pointer.type === 'dir').map((t) => t.pointer.digest));
     const toSend = local.filter((d) => !present.has(d));
-    toSend.sort((a, b) => Number(manifests.has(a)) - Number(manifests.has(b)));
     const dataObjects = toSend.filter((d) => !manifests.has(d));
     const manifestObjects = toSend.filter((d) => manifests.has(d));
     const result: TransferResult = {
@@ -124,16 +128,30 @@ export async function push(
       missingLocally: objects.length - local.length,
     };
     const sent: Digest[] = [];
+    const stored = (source: ObjectSource) => {
+      sent.push(source.digest);
+      result.transferred++;
+      result.bytes += source.size;
+      options.progress?.advance(1, source.size);
+    };
+    const sourceOf = (digest: Digest): ObjectSource => ({
+      digest,
+      size: store.cache.sizeOf(digest) ?? 0,
+      path: store.cache.pathOf(digest),
+    });
     options.progress?.start(`pushing to ${remote.name}`, toSend.length, 'objects');
     try {
       for (const batch of [dataObjects, manifestObjects]) {
+        if (remote.putBatch) {
+          for (let i = 0; i < batch.length; i += BATCH_SIZE) {
+            await remote.putBatch(batch.slice(i, i + BATCH_SIZE).map(sourceOf), stored);
+          }
+          continue;
+        }
         await transferAll(batch, jobs, async (digest) => {
-          const size = store.cache.sizeOf(digest) ?? 0;
-          await withRetries(() => remote.put({ digest, size, path: store.cache.pathOf(digest) }));
-          sent.push(digest);
-          result.transferred++;
-          result.bytes += size;
-          options.progress?.advance(1, size);
+          const source = sourceOf(digest);
+          await withRetries(() => remote.put(source));
+          stored(source);
         });
       }
     } finally {
@@ -153,7 +171,6 @@ export async function fetch(
 ): Promise<TransferResult> {
   const jobs = options.jobs ?? store.ws.config.transferJobs;
   const remote = await openNamedRemote(store, options.remote);
-  const received: Digest[] = [];
   const result: TransferResult = {
     remote: remote.name,
     url: remote.url,
@@ -163,16 +180,58 @@ export async function fetch(
     bytes: 0,
     missingLocally: 0,
   };
+  // Downloads are verified into temp files and made visible in batches with one flush each.
+  let staged: StagedObject[] = [];
+  const commit = () => {
+    store.cache.commitStaged(staged);
+    store.state.addRemoteObjects(
+      remote.name,
+      staged.map((s) => s.digest),
+    );
+    staged = [];
+  };
   const download = async (digest: Digest) => {
-    const bytes = await withRetries(async () => {
-      const stream = await remote.get(digest);
-      await store.cache.putStream(stream, digest, `object ${digest} from remote '${remote.name}'`);
-      return store.cache.sizeOf(digest) ?? 0;
-    });
-    received.push(digest);
+    const object = await withRetries(async () =>
+      store.cache.stageStream(
+        await remote.get(digest),
+        digest,
+        `object ${digest} from remote '${remote.name}'`,
+      ),
+    );
+    const bytes = fs.statSync(object.temp).size;
+    staged.push(object);
+    if (staged.length >= BATCH_SIZE) commit();
     result.transferred++;
     result.bytes += bytes;
     options.progress?.advance(1, bytes);
+  };
+  const downloadAll = async (digests: Digest[]) => {
+    if (remote.localPath) {
+      // A directory remote: copy on the hashing workers, verified, one flush per batch.
+      for (let i = 0; i < digests.length; i += BATCH_SIZE * 4) {
+        const batch = digests.slice(i, i + BATCH_SIZE * 4);
+        const items = batch.map((digest) => ({ abs: remote.localPath!(digest), digest }));
+        const { imported, failures } = await store.importVerified(items, options.progress);
+        store.state.addRemoteObjects(
+          remote.name,
+          imported.map((r) => r.digest),
+        );
+        result.transferred += imported.length;
+        result.bytes += imported.reduce((sum, r) => sum + r.size, 0);
+        if (failures.length > 0)
+          throw transferFailure(
+            failures.length,
+            digests.length,
+            new LedgeError(failures[0]!.code, failures[0]!.message, { hint: failures[0]!.hint }),
+          );
+      }
+      return;
+    }
+    try {
+      await transferAll(digests, jobs, download);
+    } finally {
+      commit();
+    }
   };
   try {
     // First the directory manifests we lack, which say what else is needed.
@@ -183,7 +242,7 @@ export async function fetch(
         first.unknownManifests.length,
         'objects',
       );
-      await transferAll(first.unknownManifests, jobs, download).finally(() => options.progress?.stop());
+      await downloadAll(first.unknownManifests).finally(() => options.progress?.stop());
     }
     const { objects } = neededObjects(store, tracked);
     const cached = store.cache.listAll();
@@ -191,10 +250,9 @@ export async function fetch(
     result.objects = objects.length;
     result.skipped = objects.length - missing.length;
     options.progress?.start(`fetching from ${remote.name}`, missing.length, 'objects');
-    await transferAll(missing, jobs, download).finally(() => options.progress?.stop());
+    await downloadAll(missing).finally(() => options.progress?.stop());
     return result;
   } finally {
-    store.state.addRemoteObjects(remote.name, received);
     await remote.close();
   }
 }
@@ -217,13 +275,14 @@ async function transferAll(
       failures.push({ digest, error });
     }
   });
-  if (failures.length > 0) {
-    const first = failures[0]!;
-    const reason = first.error instanceof Error ? first.error.message : String(first.error);
-    throw new LedgeError(
-      isLedgeError(first.error) ? first.error.code : 'remote-error',
-      `${failures.length} of ${digests.length} objects failed to transfer; first: ${reason}`,
-      { hint: 'run the command again to retry the failed objects', cause: first.error },
-    );
-  }
+  if (failures.length > 0) throw transferFailure(failures.length, digests.length, failures[0]!.error);
+}
+
+function transferFailure(failed: number, total: number, first: unknown): LedgeError {
+  const reason = first instanceof Error ? first.message : String(first);
+  return new LedgeError(
+    isLedgeError(first) ? first.code : 'remote-error',
+    `${failed} of ${total} objects failed to transfer; first: ${reason}`,
+    { hint: 'run the command again to retry the failed objects', cause: first },
+  );
 }

@@ -31,6 +31,17 @@ export interface Remote {
    * must throw `LedgeError('corrupt-object')` otherwise.
    */
   put(source: ObjectSource): Promise<void>;
+  /**
+   * Optional batch form of `put` for backends where flushing dominates (directories): stores
+   * every source with one filesystem flush for the batch. Same guarantees as `put`; calls
+   * `onStored` for each object once it is visible, and throws after storing all it could.
+   */
+  putBatch?(sources: ObjectSource[], onStored: (source: ObjectSource) => void): Promise<void>;
+  /**
+   * Optional: the path of an object on a filesystem this process can read (directory
+   * remotes), letting downloads run on the parallel hashing workers instead of streams.
+   */
+  localPath?(digest: Digest): string;
   /** Opens an object for reading. Throws `LedgeError('missing-object')` when absent. */
   get(digest: Digest): Promise<Readable>;
   /** Releases connections. */
