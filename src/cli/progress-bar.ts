@@ -4,23 +4,13 @@
  */
 import cliProgress from 'cli-progress';
 import { type Progress, silentProgress } from '../core/progress.js';
+import { formatBytes } from './format.js';
 
 export function wantsProgress(quiet: boolean): boolean {
   const ci = process.env.CI;
   return (
     !quiet && process.stderr.isTTY === true && (ci === undefined || ci === '' || ci === 'false' || ci === '0')
   );
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
 export function terminalProgress(quiet: boolean): Progress {
@@ -54,5 +44,3 @@ export function terminalProgress(quiet: boolean): Progress {
     },
   };
 }
-
-export { formatBytes };

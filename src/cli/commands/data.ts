@@ -1,9 +1,7 @@
 /** Commands on the workspace and its cache: init, add, status, checkout, gc, fsck. */
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { formatBytes } from '../progress-bar.js';
-
-const count = (n: number, what: string) => `${n.toLocaleString('en-US')} ${what}${n === 1 ? '' : 's'}`;
+import { count, formatBytes } from '../format.js';
 
 export function registerDataCommands(program: Command, context: () => CommandContext): void {
   program

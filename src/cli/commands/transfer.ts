@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { LedgeError } from '../../core/errors.js';
 import type { TransferResult } from '../../store/transfer.js';
 import type { CommandContext } from '../context.js';
-import { formatBytes } from '../progress-bar.js';
+import { count, formatBytes } from '../format.js';
 
 interface TransferFlags {
   remote?: string;
@@ -25,7 +25,7 @@ function summary(verb: string, r: TransferResult, seconds: number): string {
   const rate = seconds > 0 && r.bytes > 0 ? `, ${formatBytes(r.bytes / seconds)}/s` : '';
   const missing =
     r.missingLocally > 0 ? `; ${r.missingLocally} objects not in the local cache were skipped` : '';
-  return `${verb} ${r.transferred} objects (${formatBytes(r.bytes)}${rate}), ${r.skipped} already there, remote ${r.remote}${missing}`;
+  return `${verb} ${count(r.transferred, 'object')} (${formatBytes(r.bytes)}${rate}), ${r.skipped} already there, remote ${r.remote}${missing}`;
 }
 
 export function registerTransferCommands(program: Command, context: () => CommandContext): void {
@@ -99,7 +99,9 @@ export function registerTransferCommands(program: Command, context: () => Comman
       if (flags.json) return ctx.json({ fetch: fetched, checkout: checkedOut });
       ctx.say(summary('fetched', fetched, (performance.now() - started) / 1000));
       for (const r of checkedOut) {
-        ctx.say(`${r.path}: ${r.written} files written, ${r.deleted} deleted, ${r.unchanged} unchanged`);
+        ctx.say(
+          `${r.path}: ${count(r.written, 'file')} written, ${r.deleted} deleted, ${r.unchanged} unchanged`,
+        );
       }
     });
 }

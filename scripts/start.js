@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// `npm start`: the ledge walkthrough on the bundled IMDB sample, with embedded defaults only
+// (local cache, local-directory remote, no network). It grows as ledge grows: today it shows
+// data versioning; training, serving and deployment join in later releases.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tar from 'tar';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ledgeBin = path.join(repo, 'bin', 'ledge.js');
+const demo = path.join(repo, '.demo');
+const sample = path.join(repo, 'examples', 'imdb', 'data', 'aclImdb_sample.tar.gz');
+
+if (!fs.existsSync(path.join(repo, 'dist', 'src', 'cli', 'main.js'))) {
+  console.error('ledge is not built: run `npm install` (or `npm run build`) first');
+  process.exit(1);
+}
+
+const env = {
+  ...process.env,
+  GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME ?? 'ledge demo',
+  GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL ?? 'demo@ledge.invalid',
+  GIT_COMMITTER_NAME: process.env.GIT_COMMITTER_NAME ?? 'ledge demo',
+  GIT_COMMITTER_EMAIL: process.env.GIT_COMMITTER_EMAIL ?? 'demo@ledge.invalid',
+};
+
+function step(title) {
+  console.log(`\n== ${title}`);
+}
+
+function run(cwd, command, args, { quiet = false } = {}) {
+  const shown =
+    command === process.execPath ? `ledge ${args.slice(1).join(' ')}` : `${command} ${args.join(' ')}`;
+  console.log(`$ ${shown}`);
+  let out;
+  try {
+    out = execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  } catch (error) {
+    console.error(`npm start: \`${shown}\` failed (exit ${error.status ?? error.signal}) in ${cwd}`);
+    process.exit(1);
+  }
+  if (!quiet && out.trim()) console.log(out.trimEnd());
+  return out;
+}
+
+const ledge = (cwd, ...args) => run(cwd, process.execPath, [ledgeBin, ...args]);
+const git = (cwd, ...args) => run(cwd, 'git', args, { quiet: true });
+
+fs.rmSync(demo, { recursive: true, force: true });
+const project = path.join(demo, 'imdb-project');
+const remote = path.join(demo, 'remote-store');
+const clone = path.join(demo, 'imdb-clone');
+fs.mkdirSync(path.join(project, 'data'), { recursive: true });
+
+step('1. A git repository with a ledge workspace');
+git(project, 'init', '-q');
+ledge(project, 'init');
+
+step('2. Version the IMDB sample (2,000 reviews) with ledge add');
+await tar.x({ file: sample, cwd: path.join(project, 'data') });
+ledge(project, 'add', 'data/aclImdb');
+git(project, 'add', '-A');
+git(project, 'commit', '-qm', 'Track the IMDB sample with ledge');
+console.log(fs.readFileSync(path.join(project, 'data', 'aclImdb.ledge'), 'utf8').trimEnd());
+
+step('3. Push the objects to a remote (a local directory; s3:// works the same way)');
+ledge(project, 'remote', 'add', 'storage', remote, '--default');
+ledge(project, 'push');
+git(project, 'commit', '-qam', 'Add a ledge remote');
+
+step('4. Change the data; status says what changed');
+fs.writeFileSync(path.join(project, 'data/aclImdb/train/pos/99999_10.txt'), 'A new review: wonderful.');
+fs.rmSync(path.join(project, 'data/aclImdb/train/neg/0_3.txt'));
+ledge(project, 'status');
+ledge(project, 'add', 'data/aclImdb');
+ledge(project, 'push');
+git(project, 'commit', '-qam', 'Add a review, drop another');
+
+step('5. A teammate clones and pulls: only the pointer files travel through git');
+git(demo, 'clone', '-q', project, clone);
+ledge(clone, 'pull');
+ledge(clone, 'status');
+
+step('6. Go back in time: check out the first version of the data');
+git(clone, 'checkout', '-q', 'HEAD~2', '--', 'data/aclImdb.ledge');
+ledge(clone, 'pull');
+ledge(clone, 'status');
+ledge(clone, 'fsck');
+
+console.log(`
+Done. Where to look:
+  workspace      ${project}
+  its clone      ${clone}
+  remote store   ${remote}
+  try            cd ${clone} && node ${path.relative(clone, ledgeBin)} status --json
+Training, serving, the dashboard and deployment arrive with the next issues (see README.md).`);
