@@ -36,6 +36,24 @@ export function isTempName(name: string): boolean {
   return name.startsWith(TEMP_PREFIX);
 }
 
+/** Exactly the names `tempPathIn` makes, so no user file is mistaken for one. */
+const TEMP_NAME = /^\.tmp-(\d+)-t\d+-[0-9a-f]{8}-\d+$/;
+
+/**
+ * Whether `name` is a temp file of a ledge process that no longer runs (killed mid-write):
+ * garbage that nothing will ever rename into place, safe to skip and delete.
+ */
+export function isLeftoverTemp(name: string): boolean {
+  const match = TEMP_NAME.exec(name);
+  if (!match) return false;
+  try {
+    process.kill(Number(match[1]), 0);
+    return false;
+  } catch (error) {
+    return isErrno(error, 'ESRCH');
+  }
+}
+
 export interface AtomicWriteOptions {
   mode?: number;
   /** fsync the data before the rename (default true). */

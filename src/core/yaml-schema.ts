@@ -2,7 +2,7 @@
  * Parses YAML text and validates it against a zod schema, turning any problem into one
  * LedgeError that names the file, the line and the key.
  */
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ErrorCode, LedgeError } from './errors.js';
 
@@ -37,6 +37,14 @@ export function parseYamlWith<S extends z.ZodType>(
   const keyPath = issue.path.map(String);
   // Point at the deepest node that exists: the key itself, or its parent for a missing key.
   let line: number | undefined;
+  if (issue.code === 'unrecognized_keys') {
+    // Point at the first unknown key itself, not at the start of the mapping holding it.
+    const map = keyPath.length > 0 ? doc.getIn(keyPath, true) : doc.contents;
+    const pair = isMap(map)
+      ? map.items.find((item) => isScalar(item.key) && String(item.key.value) === issue.keys[0])
+      : undefined;
+    if (pair && isNode(pair.key)) line = lineOf(lineCounter, pair.key.range?.[0]);
+  }
   for (let depth = keyPath.length; depth >= 0 && line === undefined; depth--) {
     const node = doc.getIn(keyPath.slice(0, depth), true);
     if (isNode(node)) line = lineOf(lineCounter, node.range?.[0]);

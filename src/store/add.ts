@@ -6,8 +6,8 @@ import type { Digest } from '../core/digest.js';
 import { fsError, LedgeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { ensureIgnored } from './gitignore.js';
-import { materialize } from './link.js';
-import { type Pointer, pointerPathFor, writePointer } from './pointer-file.js';
+import { materializeObject } from './link.js';
+import { type Pointer, pointerPathFor, readPointer, serializePointer, writePointer } from './pointer-file.js';
 import { type Store, totals } from './store.js';
 import { enclosingTracked } from './tracked-paths.js';
 import { POINTER_SUFFIX } from './workspace.js';
@@ -62,7 +62,12 @@ export async function addPaths(
   const targets = resolveTargets(store, paths, options.cwd ?? process.cwd());
   const results: AddResult[] = [];
   for (const rel of targets) {
-    const scan = await store.scan(rel, { store: true, progress: options.progress });
+    const previous = previousPointer(store, rel);
+    const scan = await store.scan(rel, {
+      store: true,
+      progress: options.progress,
+      completeManifest: previous?.type === 'dir' ? previous.digest : undefined,
+    });
     const name = rel.slice(rel.lastIndexOf('/') + 1);
     let pointer: Pointer;
     if (scan.type === 'dir') {
@@ -72,7 +77,8 @@ export async function addPaths(
           hint: 'track either the directory or the paths inside it, not both',
         });
       }
-      const digest = store.writeManifest(scan.entries);
+      const digest = scan.unchanged ?? store.writeManifest(scan.entries);
+      store.cache.markComplete(digest); // every file object was stored or found by the scan
       const { size, files } = totals(scan.entries);
       pointer = { version: 1, path: name, type: 'dir', digest, size, files };
     } else if (scan.type === 'file') {
@@ -82,9 +88,9 @@ export async function addPaths(
     }
     const pointerPath = pointerPathFor(rel);
     const absPointer = store.ws.absolutePath(pointerPath);
-    const previous = fs.existsSync(absPointer) ? fs.readFileSync(absPointer, 'utf8') : undefined;
-    writePointer(absPointer, pointer);
-    const changed = previous !== fs.readFileSync(absPointer, 'utf8');
+    const before = fs.existsSync(absPointer) ? fs.readFileSync(absPointer, 'utf8') : undefined;
+    const changed = before !== serializePointer(pointer);
+    if (changed) writePointer(absPointer, pointer);
     ensureIgnored(store.ws.absolutePath(rel));
     linkIntoWorkspace(store, rel, scan);
     results.push({
@@ -100,6 +106,16 @@ export async function addPaths(
   return results;
 }
 
+/** The pointer `rel` has now, if it has a valid one (a broken one is simply replaced). */
+function previousPointer(store: Store, rel: string): Pointer | undefined {
+  const pointerPath = pointerPathFor(rel);
+  try {
+    return readPointer(store.ws.absolutePath(pointerPath), pointerPath);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * With `link: [hardlink]` or `[symlink]` configured, workspace files are replaced by links
  * into the cache after adding, so the data is stored once on disk.
@@ -108,13 +124,11 @@ function linkIntoWorkspace(store: Store, rel: string, scan: Awaited<ReturnType<S
   const preference = store.ws.config.link;
   if (preference[0] !== 'hardlink' && preference[0] !== 'symlink') return;
   const entries = scan.type === 'dir' ? scan.entries : scan.type === 'file' ? [scan.entry] : [];
-  const records = [];
-  for (const entry of entries) {
-    const target = scan.type === 'dir' ? `${rel}/${entry.path}` : rel;
-    const abs = store.ws.absolutePath(target);
-    materialize(store.cache.pathOf(entry.digest), abs, entry.executable, preference);
+  const now = entries.map((entry) => {
+    const abs = store.ws.absolutePath(scan.type === 'dir' ? `${rel}/${entry.path}` : rel);
+    materializeObject(store.cache, entry.digest, abs, entry.executable, preference);
     const st = fs.statSync(abs);
-    records.push({ path: target, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, digest: entry.digest });
-  }
-  store.state.putStatEntries(records);
+    return { ...entry, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+  });
+  store.saveStatSnapshot(rel, now);
 }

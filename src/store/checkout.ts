@@ -9,9 +9,8 @@ import type { Digest } from '../core/digest.js';
 import { LedgeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import type { DirEntry } from './dir-manifest.js';
-import { materialize } from './link.js';
-import type { StatRecord } from './state-db.js';
-import type { Scan, Store } from './store.js';
+import { materializeObject } from './link.js';
+import type { Scan, ScannedEntry, Store } from './store.js';
 import type { Tracked } from './tracked-paths.js';
 
 export interface CheckoutOptions {
@@ -33,6 +32,8 @@ interface Plan {
   /** Workspace-relative paths to remove (files, or a whole directory replaced by a file). */
   deletes: string[];
   unchanged: number;
+  /** The unchanged files as scanned, for the stat cache. */
+  kept: ScannedEntry[];
   /** Paths whose current content is not in the cache and would be lost. */
   conflicts: string[];
 }
@@ -55,10 +56,10 @@ function join(base: string, rel: string): string {
 }
 
 function plan(tracked: Tracked, target: DirEntry[], current: Scan, cached: Set<Digest>): Plan {
-  const result: Plan = { tracked, writes: [], deletes: [], unchanged: 0, conflicts: [] };
+  const result: Plan = { tracked, writes: [], deletes: [], unchanged: 0, kept: [], conflicts: [] };
   const base = tracked.path;
   const isDir = tracked.pointer.type === 'dir';
-  const currentEntries: DirEntry[] =
+  const currentEntries: ScannedEntry[] =
     current.type === 'missing'
       ? []
       : current.type === 'file'
@@ -81,6 +82,7 @@ function plan(tracked: Tracked, target: DirEntry[], current: Scan, cached: Set<D
     const executableMatches = !isDir || existing?.executable === entry.executable;
     if (existing && existing.digest === entry.digest && executableMatches) {
       result.unchanged++;
+      result.kept.push(existing);
       continue;
     }
     if (existing && existing.digest !== entry.digest && !cached.has(existing.digest)) {
@@ -146,24 +148,22 @@ export async function checkout(
   if (total > 0) options.progress?.start('checking out', total, 'files');
   for (const p of plans) {
     const rootAbs = store.ws.absolutePath(p.tracked.path);
-    const forgotten: string[] = [];
     for (const rel of p.deletes) {
       const abs = store.ws.absolutePath(rel);
       fs.rmSync(abs, { recursive: true, force: true });
-      forgotten.push(rel);
       if (abs !== rootAbs) pruneEmptyDirs(path.dirname(abs), rootAbs);
     }
-    const records: StatRecord[] = [];
+    const now: ScannedEntry[] = [...p.kept];
     for (const { rel, entry } of p.writes) {
       const abs = store.ws.absolutePath(rel);
-      materialize(store.cache.pathOf(entry.digest), abs, entry.executable, store.ws.config.link);
+      materializeObject(store.cache, entry.digest, abs, entry.executable, store.ws.config.link);
       const st = fs.statSync(abs);
-      records.push({ path: rel, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, digest: entry.digest });
+      now.push({ ...entry, mtimeMs: st.mtimeMs, ino: st.ino, size: st.size });
       options.progress?.advance(1, entry.size);
     }
     if (p.tracked.pointer.type === 'dir') fs.mkdirSync(rootAbs, { recursive: true }); // an empty directory version
-    store.state.deleteStatEntries(forgotten);
-    store.state.putStatEntries(records);
+    now.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    store.saveStatSnapshot(p.tracked.path, now);
     results.push({
       path: p.tracked.path,
       written: p.writes.length,

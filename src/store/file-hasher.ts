@@ -10,6 +10,7 @@ import path from 'node:path';
 import { tempPathIn } from '../core/atomic-fs.js';
 import { type Digest, digestFromHex } from '../core/digest.js';
 import { type ErrorCode, fsError, isErrno, LedgeError } from '../core/errors.js';
+import { PACK_MAX_OBJECT, type PackWriter } from './pack-file.js';
 
 export interface HashJob {
   /** Absolute path to read. */
@@ -29,6 +30,8 @@ export interface HashResult {
   temp?: string;
   /** Whether `temp` was already fsynced (large files are flushed one by one). */
   tempDurable?: boolean;
+  /** Whether the object was appended to the batch's pack. */
+  packed?: boolean;
 }
 
 export interface HashFailure {
@@ -44,6 +47,18 @@ export interface HashOptions {
   /** The cache's `sha256/` directory and its temp directory. */
   objectsDir: string;
   tempDir: string;
+  /** With `store`: append small objects to packs in this directory instead of loose files. */
+  packDir?: string | undefined;
+  /** With `store`: the objects already in the cache (a `DigestSet` buffer), to skip them. */
+  existing?: SharedArrayBuffer | undefined;
+}
+
+/** Where a hashing thread puts new objects and how it knows which exist already. */
+export interface ObjectSink {
+  exists(hex: string): boolean;
+  /** Marks an object as stored by this thread (dedupes within a run). */
+  remember(hex: string): void;
+  pack?: PackWriter | undefined;
 }
 
 /** Files up to this size are read in one call; larger ones are streamed in chunks. */
@@ -75,7 +90,22 @@ function readAll(fd: number, buffer: Buffer, limit: number): number {
   return total;
 }
 
-export function hashFile(job: HashJob, options: HashOptions, buffer: Buffer): HashResult {
+/** The sink for a thread without a shared digest set: one stat per object. */
+export function statSink(options: HashOptions, pack?: PackWriter): ObjectSink {
+  const seen = new Set<string>();
+  return {
+    exists: (hex) => seen.has(hex) || fs.existsSync(objectPath(options.objectsDir, hex)),
+    remember: (hex) => seen.add(hex),
+    pack,
+  };
+}
+
+export function hashFile(
+  job: HashJob,
+  options: HashOptions,
+  buffer: Buffer,
+  sink: ObjectSink = statSink(options),
+): HashResult {
   let fd: number;
   try {
     fd = fs.openSync(job.abs, 'r');
@@ -100,10 +130,16 @@ export function hashFile(job: HashJob, options: HashOptions, buffer: Buffer): Ha
       hash.update(buffer.subarray(0, size));
       const hex = hash.digest('hex');
       if (!sameFile(before, fs.fstatSync(fd))) throw changedWhileReading(job);
-      const target = objectPath(options.objectsDir, hex);
-      if (options.store && !fs.existsSync(target)) {
+      if (options.store && !sink.exists(hex)) {
+        sink.remember(hex);
+        if (sink.pack && size <= PACK_MAX_OBJECT) {
+          sink.pack.append(buffer.subarray(0, size), digestFromHex(hex));
+          const result = finish(job, before, digestFromHex(hex), undefined, false);
+          result.packed = true;
+          return result;
+        }
         // The temp goes next to its final name: renames stay within one small directory.
-        const shardDir = path.dirname(target);
+        const shardDir = path.dirname(objectPath(options.objectsDir, hex));
         temp = tempPathIn(shardDir);
         tempFd = openTemp(temp, shardDir);
         fs.writeSync(tempFd, buffer, 0, size);
@@ -126,12 +162,13 @@ export function hashFile(job: HashJob, options: HashOptions, buffer: Buffer): Ha
     if (size !== before.size || !sameFile(before, fs.fstatSync(fd))) throw changedWhileReading(job);
     const hex = hash.digest('hex');
     if (tempFd !== undefined) {
-      if (fs.existsSync(objectPath(options.objectsDir, hex))) {
+      if (sink.exists(hex)) {
         fs.closeSync(tempFd);
         tempFd = undefined;
         fs.rmSync(temp!, { force: true });
         temp = undefined;
       } else {
+        sink.remember(hex);
         fs.fsyncSync(tempFd);
       }
     }

@@ -27,8 +27,10 @@ export interface FsckResult {
 }
 
 export async function fsck(store: Store, options: FsckOptions = {}): Promise<FsckResult> {
-  const objects = [...store.cache.listAll()];
-  options.progress?.start('verifying', objects.length, 'objects');
+  const objects = [...store.cache.looseObjects()];
+  const packedCount = store.cache.packedObjects().length;
+  options.progress?.start('verifying', objects.length + packedCount, 'objects');
+  const packed = store.cache.verifyPacked((n, bytes) => options.progress?.advance(n, bytes));
   const outcome = await hashFiles(
     objects.map((digest) => ({
       abs: store.cache.pathOf(digest),
@@ -47,9 +49,10 @@ export async function fsck(store: Store, options: FsckOptions = {}): Promise<Fsc
   const corrupt: Digest[] = [];
   for (const result of outcome.results) if (result.digest !== result.rel) corrupt.push(result.rel as Digest);
   for (const failure of outcome.failures) corrupt.push(failure.rel as Digest);
+  corrupt.push(...packed.corrupt);
   corrupt.sort();
   const result: FsckResult = {
-    checked: objects.length,
+    checked: objects.length + packed.checked,
     corrupt,
     repaired: [],
     unrepaired: [],
@@ -58,7 +61,7 @@ export async function fsck(store: Store, options: FsckOptions = {}): Promise<Fsc
   if (!options.repair || corrupt.length === 0) return result;
 
   // A corrupt object is worse than a missing one: remove it, then fetch a verified copy.
-  for (const digest of corrupt) store.cache.remove(digest);
+  store.cache.remove(corrupt);
   const remote = await openNamedRemote(store, options.remote);
   try {
     for (const digest of corrupt) {

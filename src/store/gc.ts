@@ -63,6 +63,7 @@ export async function gc(store: Store, options: GcOptions = {}): Promise<GcResul
     for (const entry of store.readManifest(pointer.digest)) keep.add(entry.digest);
   }
   const result: GcResult = { removed: 0, removedBytes: 0, kept: 0, tempsRemoved: 0, unknownManifests };
+  const doomed: Digest[] = [];
   for (const digest of store.cache.listAll()) {
     if (keep.has(digest)) {
       result.kept++;
@@ -70,8 +71,9 @@ export async function gc(store: Store, options: GcOptions = {}): Promise<GcResul
     }
     result.removed++;
     result.removedBytes += store.cache.sizeOf(digest) ?? 0;
-    if (!options.dryRun) store.cache.remove(digest);
+    doomed.push(digest);
   }
+  if (!options.dryRun) store.cache.remove(doomed);
   for (const temp of store.cache.staleTemps()) {
     result.tempsRemoved++;
     if (!options.dryRun) fs.rmSync(temp, { force: true });

@@ -11,9 +11,11 @@ import {
   type HashOptions,
   type HashResult,
   hashFile,
+  statSink,
   toFailure,
 } from './file-hasher.js';
 import type { BatchReply, BatchRequest } from './hash-worker.js';
+import { DigestSet, PackWriter, type StagedPack } from './pack-file.js';
 
 export interface HashPoolOptions extends HashOptions {
   workers: number;
@@ -25,11 +27,13 @@ export interface HashPoolOptions extends HashOptions {
 export interface HashOutcome {
   results: HashResult[];
   failures: HashFailure[];
+  /** Packs holding the results marked `packed`, to be committed by the caller. */
+  packs: StagedPack[];
 }
 
 const IN_THREAD_MAX_FILES = 64;
 const IN_THREAD_MAX_BYTES = 16 << 20;
-const BATCH_MAX_FILES = 128;
+const BATCH_MAX_FILES = 1024;
 const BATCH_MAX_BYTES = 32 << 20;
 
 export async function hashFiles(
@@ -37,7 +41,7 @@ export async function hashFiles(
   options: HashPoolOptions,
 ): Promise<HashOutcome> {
   const totalBytes = jobs.reduce((sum, job) => sum + (job.size ?? 0), 0);
-  if (jobs.length === 0) return { results: [], failures: [] };
+  if (jobs.length === 0) return { results: [], failures: [], packs: [] };
   if (options.workers <= 1 || (jobs.length <= IN_THREAD_MAX_FILES && totalBytes <= IN_THREAD_MAX_BYTES)) {
     return hashInThread(jobs, options);
   }
@@ -46,10 +50,17 @@ export async function hashFiles(
 
 function hashInThread(jobs: HashJob[], options: HashPoolOptions): HashOutcome {
   const buffer = Buffer.allocUnsafe(8 << 20);
-  const outcome: HashOutcome = { results: [], failures: [] };
+  const outcome: HashOutcome = { results: [], failures: [], packs: [] };
+  const pack = options.store && options.packDir ? new PackWriter(options.packDir) : undefined;
+  const existing = options.existing ? new DigestSet(options.existing) : undefined;
+  const sink = statSink(options, pack);
+  if (existing) {
+    const stat = sink.exists;
+    sink.exists = (hex) => existing.hasHex(hex) || stat(hex);
+  }
   for (const job of jobs) {
     try {
-      const result = hashFile(job, options, buffer);
+      const result = hashFile(job, options, buffer, sink);
       outcome.results.push(result);
       options.progress?.advance(1, result.size);
     } catch (error) {
@@ -57,6 +68,8 @@ function hashInThread(jobs: HashJob[], options: HashPoolOptions): HashOutcome {
       if (options.failFast) break;
     }
   }
+  const staged = pack?.finish();
+  if (staged) outcome.packs.push(staged);
   return outcome;
 }
 
@@ -85,11 +98,13 @@ function hashOnWorkers(
 ): Promise<HashOutcome> {
   const workerCount = Math.max(1, Math.min(options.workers, Math.ceil(jobs.length / 16)));
   const batches = makeBatches(jobs, workerCount);
-  const outcome: HashOutcome = { results: [], failures: [] };
+  const outcome: HashOutcome = { results: [], failures: [], packs: [] };
   const workerOptions: HashOptions = {
     store: options.store,
     objectsDir: options.objectsDir,
     tempDir: options.tempDir,
+    packDir: options.packDir,
+    existing: options.existing,
   };
   return new Promise((resolve, reject) => {
     let next = 0;
@@ -121,6 +136,7 @@ function hashOnWorkers(
         pending--;
         for (const result of reply.results) outcome.results.push(result);
         for (const failure of reply.failures) outcome.failures.push(failure);
+        if (reply.pack) outcome.packs.push(reply.pack);
         options.progress?.advance(reply.results.length + reply.failures.length, reply.bytes);
         dispatch(worker);
       });

@@ -7,8 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempPathIn } from '../core/atomic-fs.js';
+import type { Digest } from '../core/digest.js';
 import { isErrno } from '../core/errors.js';
 import type { LinkType } from './config.js';
+import type { ObjectCache } from './object-cache.js';
 
 /** Link types that failed on this filesystem, so we stop retrying them per file. */
 const unsupported = new Set<LinkType>();
@@ -36,8 +38,65 @@ function isUnsupported(error: unknown): boolean {
 }
 
 /**
- * Materialises `object` at `target`, replacing whatever is there. Returns the link type used.
- * Executable files are never hardlinked: the shared inode's mode is the cache's read-only one.
+ * Materialises cache object `digest` at `target`, replacing whatever is there; returns the
+ * link type used. Packed objects are written out (copy) unless a link type that needs a file
+ * of their own comes first, in which case they are unpacked into a loose object.
+ */
+export function materializeObject(
+  cache: ObjectCache,
+  digest: Digest,
+  target: string,
+  executable: boolean,
+  preference: LinkType[],
+): LinkType {
+  const first = preference.find((kind) => !unsupported.has(kind) && !(executable && kind === 'hardlink'));
+  const needsFile = first === 'hardlink' || first === 'symlink';
+  if (needsFile || cache.isLoose(digest)) {
+    const object = needsFile ? cache.ensureLoose(digest) : cache.pathOf(digest);
+    return materialize(object, target, executable, preference);
+  }
+  writeBytes(cache.readBuffer(digest), target, executable);
+  return 'copy';
+}
+
+/** Writes `data` at `target` through a temp file and a rename. */
+function writeBytes(data: Buffer, target: string, executable: boolean): void {
+  const dir = path.dirname(target);
+  const mode = executable ? 0o755 : 0o644;
+  let temp = tempPathIn(dir);
+  let fd: number;
+  try {
+    fd = fs.openSync(temp, 'wx', mode);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+    fs.mkdirSync(dir, { recursive: true });
+    temp = tempPathIn(dir);
+    fd = fs.openSync(temp, 'wx', mode);
+  }
+  try {
+    let written = 0;
+    while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written);
+    fs.closeSync(fd);
+  } catch (error) {
+    fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    throw error;
+  }
+  try {
+    fs.renameSync(temp, target);
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    if (!isErrno(error, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) throw error;
+    // A directory stands where the file must go (the tracked path changed type).
+    fs.rmSync(target, { recursive: true, force: true });
+    writeBytes(data, target, executable);
+  }
+}
+
+/**
+ * Materialises the file `object` at `target`, replacing whatever is there. Returns the link
+ * type used. Executable files are never hardlinked: the shared inode's mode is the cache's
+ * read-only one.
  */
 export function materialize(
   object: string,

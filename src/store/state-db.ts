@@ -1,6 +1,7 @@
 /**
  * Per-workspace local state in SQLite (`.ledge/state/state.db`, never committed):
- * - the stat cache: (path, size, mtime, inode) → digest, so unchanged files are not re-read;
+ * - the stat cache: per tracked path, (size, mtime, inode) → digest of every file, so
+ *   unchanged files are not re-read;
  * - the remote index: which objects each remote is known to hold, so `status` can say what
  *   is not pushed without a network round trip.
  * WAL mode lets concurrent ledge processes read and write it safely.
@@ -9,25 +10,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Digest } from '../core/digest.js';
-
-export interface StatEntry {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  digest: Digest;
-}
-
-export interface StatRecord extends StatEntry {
-  path: string;
-}
+import { decodeSnapshot, encodeSnapshot, type StatRow } from './stat-snapshot.js';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS stat_cache (
+CREATE TABLE IF NOT EXISTS stat_snapshots (
   path TEXT PRIMARY KEY,
-  size INTEGER NOT NULL,
-  mtime REAL NOT NULL,
-  ino INTEGER NOT NULL,
-  digest TEXT NOT NULL
+  data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS remote_complete (
+  remote TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (remote, digest)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS remote_objects (
   remote TEXT NOT NULL,
@@ -51,38 +44,19 @@ export class StateDb {
     this.db.close();
   }
 
-  /** Stat entries for one path, or for every path below a directory prefix. */
-  statEntries(relPath: string, isDir: boolean): Map<string, StatEntry> {
-    const rows = isDir
-      ? (this.db
-          .prepare('SELECT path, size, mtime, ino, digest FROM stat_cache WHERE path >= ? AND path < ?')
-          .raw()
-          .all(`${relPath}/`, `${relPath}0`) as [string, number, number, number, Digest][])
-      : (this.db
-          .prepare('SELECT path, size, mtime, ino, digest FROM stat_cache WHERE path = ?')
-          .raw()
-          .all(relPath) as [string, number, number, number, Digest][]);
-    const entries = new Map<string, StatEntry>();
-    for (const [p, size, mtimeMs, ino, digest] of rows) entries.set(p, { size, mtimeMs, ino, digest });
-    return entries;
+  /** The stat cache of one tracked path (see stat-snapshot.ts), sorted by path. */
+  statSnapshot(trackedPath: string): StatRow[] {
+    const row = this.db.prepare('SELECT data FROM stat_snapshots WHERE path = ?').pluck().get(trackedPath) as
+      | Buffer
+      | undefined;
+    return decodeSnapshot(row);
   }
 
-  /** Records fresh hashes (paths workspace-relative). */
-  putStatEntries(records: Iterable<StatRecord>): void {
-    const insert = this.db.prepare(
-      'INSERT OR REPLACE INTO stat_cache (path, size, mtime, ino, digest) VALUES (?, ?, ?, ?, ?)',
-    );
-    this.db.transaction(() => {
-      for (const r of records) insert.run(r.path, r.size, r.mtimeMs, r.ino, r.digest);
-    })();
-  }
-
-  /** Drops entries of files that no longer exist below a directory. */
-  deleteStatEntries(paths: Iterable<string>): void {
-    const remove = this.db.prepare('DELETE FROM stat_cache WHERE path = ?');
-    this.db.transaction(() => {
-      for (const p of paths) remove.run(p);
-    })();
+  /** Replaces the stat cache of one tracked path; `rows` must be sorted by path. */
+  saveStatSnapshot(trackedPath: string, rows: StatRow[]): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO stat_snapshots (path, data) VALUES (?, ?)')
+      .run(trackedPath, encodeSnapshot(rows));
   }
 
   remoteObjects(remote: string): Set<Digest> {
@@ -104,11 +78,28 @@ export class StateDb {
   replaceRemoteObjects(remote: string, digests: Iterable<Digest>): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM remote_objects WHERE remote = ?').run(remote);
+      this.db.prepare('DELETE FROM remote_complete WHERE remote = ?').run(remote);
       this.addRemoteObjects(remote, digests);
+    })();
+  }
+
+  /** Whether a pointer digest and all it references are known to be on the remote. */
+  isRemoteComplete(remote: string, digest: Digest): boolean {
+    return (
+      this.db.prepare('SELECT 1 FROM remote_complete WHERE remote = ? AND digest = ?').get(remote, digest) !==
+      undefined
+    );
+  }
+
+  markRemoteComplete(remote: string, digests: Iterable<Digest>): void {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO remote_complete (remote, digest) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const d of digests) insert.run(remote, d);
     })();
   }
 
   forgetRemote(remote: string): void {
     this.db.prepare('DELETE FROM remote_objects WHERE remote = ?').run(remote);
+    this.db.prepare('DELETE FROM remote_complete WHERE remote = ?').run(remote);
   }
 }

@@ -32,8 +32,15 @@ export interface StatusEntry {
 
 export interface StatusOptions {
   progress?: Progress | undefined;
-  /** Known objects of the default remote (from the remote index or a fresh listing). */
-  remoteObjects?: Set<Digest> | undefined;
+  /** What is known of the default remote: whole versions pushed, and single objects. */
+  remote?: RemoteKnowledge | undefined;
+}
+
+export interface RemoteKnowledge {
+  /** Whether this pointer digest and everything it references is known to be on the remote. */
+  isComplete(digest: Digest): boolean;
+  /** Every object known to be on the remote. */
+  objects(): Set<Digest>;
 }
 
 export function diffEntries(before: DirEntry[], after: DirEntry[]): FileChanges {
@@ -64,13 +71,23 @@ export async function status(
   tracked: Tracked[],
   options: StatusOptions = {},
 ): Promise<StatusEntry[]> {
-  const cached = store.cache.listAll();
+  // Per-object listings are loaded only when a completeness marker cannot answer.
+  let cached: Set<Digest> | undefined;
+  const cachedObjects = () => {
+    cached ??= store.cache.listAll();
+    return cached;
+  };
+  const remote = options.remote;
+  let remoteObjects: Set<Digest> | undefined;
   const results: StatusEntry[] = [];
   for (const item of tracked) {
     const { pointer } = item;
-    const scan = await store.scan(item.path, { store: false, progress: options.progress });
-    const expected =
-      pointer.type === 'dir' && cached.has(pointer.digest) ? store.readManifest(pointer.digest) : undefined;
+    const isDir = pointer.type === 'dir';
+    const scan = await store.scan(item.path, {
+      store: false,
+      progress: options.progress,
+      completeManifest: isDir ? pointer.digest : undefined,
+    });
     const entry: StatusEntry = {
       path: item.path,
       pointerPath: item.pointerPath,
@@ -79,29 +96,38 @@ export async function status(
       workspace: 'up-to-date',
       missingFromCache: 0,
     };
+    const complete = isDir ? store.cache.isComplete(pointer.digest) : store.cache.has(pointer.digest);
+    let manifest: DirEntry[] | undefined;
+    const loadManifest = () => {
+      if (manifest === undefined && isDir && store.cache.has(pointer.digest))
+        manifest = store.readManifest(pointer.digest);
+      return manifest;
+    };
     if (scan.type === 'missing') {
       entry.workspace = 'missing';
     } else if (scan.type === 'file') {
-      if (pointer.type !== 'file' || scan.entry.digest !== pointer.digest) entry.workspace = 'modified';
-    } else if (pointer.type !== 'dir') {
+      if (isDir || scan.entry.digest !== pointer.digest) entry.workspace = 'modified';
+    } else if (!isDir) {
       entry.workspace = 'modified';
-    } else {
-      const digest = manifestDigest(scan.entries);
-      if (digest !== pointer.digest) {
-        entry.workspace = 'modified';
-        if (expected) entry.changes = diffEntries(expected, scan.entries);
+    } else if (scan.unchanged !== pointer.digest && manifestDigest(scan.entries) !== pointer.digest) {
+      entry.workspace = 'modified';
+      const before = loadManifest();
+      if (before) entry.changes = diffEntries(before, scan.entries);
+    }
+    // What the pointer needs: the manifest and its files, or (manifest unknown) the manifest.
+    const needed = () => {
+      if (!isDir) return [pointer.digest];
+      const files = loadManifest();
+      return files ? [pointer.digest, ...files.map((e) => e.digest)] : [pointer.digest];
+    };
+    entry.missingFromCache = complete ? 0 : countMissing(needed(), cachedObjects());
+    if (remote) {
+      if (remote.isComplete(pointer.digest)) entry.notPushed = 0;
+      else {
+        remoteObjects ??= remote.objects();
+        entry.notPushed = countMissing(needed(), remoteObjects);
       }
     }
-    const needed =
-      pointer.type === 'file'
-        ? [pointer.digest]
-        : expected
-          ? [pointer.digest, ...expected.map((e) => e.digest)]
-          : undefined;
-    // Without the manifest, only the manifest itself is known to be needed.
-    const known = needed ?? [pointer.digest];
-    entry.missingFromCache = countMissing(known, cached);
-    if (options.remoteObjects) entry.notPushed = countMissing(known, options.remoteObjects);
     results.push(entry);
   }
   return results;

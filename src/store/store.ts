@@ -7,11 +7,13 @@ import fs from 'node:fs';
 import type { Digest } from '../core/digest.js';
 import { fsError, LedgeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
-import { type DirEntry, parseManifest, serializeManifest } from './dir-manifest.js';
+import { type DirEntry, manifestDigest, parseManifest, serializeManifest } from './dir-manifest.js';
 import type { HashFailure, HashResult } from './file-hasher.js';
 import { hashFiles } from './hash-pool.js';
 import { ObjectCache } from './object-cache.js';
-import { StateDb, type StatRecord } from './state-db.js';
+import { DigestSet, type StagedPack } from './pack-file.js';
+import type { StatRow } from './stat-snapshot.js';
+import { StateDb } from './state-db.js';
 import { type WalkedFile, walkTree } from './tree-walk.js';
 import type { Workspace } from './workspace.js';
 
@@ -21,12 +23,28 @@ export interface ScanOptions {
   progress?: Progress | undefined;
   /** Every object in the cache, when the caller already listed it. */
   cached?: Set<Digest> | undefined;
+  /**
+   * A directory version the caller expects (the pointer's). When it is marked complete in the
+   * cache and the stat cache reproduces it exactly, the scan returns at once with `unchanged`.
+   */
+  completeManifest?: Digest | undefined;
+}
+
+/** A file as scanned: its manifest entry plus the stat data the stat cache keys on. */
+export interface ScannedEntry extends DirEntry {
+  mtimeMs: number;
+  ino: number;
 }
 
 export type Scan =
   | { type: 'missing' }
-  | { type: 'file'; entry: DirEntry; ino: number }
-  | { type: 'dir'; entries: DirEntry[] };
+  | { type: 'file'; entry: ScannedEntry }
+  | {
+      type: 'dir';
+      entries: ScannedEntry[];
+      /** Set when the scan found exactly the complete version `completeManifest`. */
+      unchanged?: Digest;
+    };
 
 export class Store {
   readonly ws: Workspace;
@@ -77,7 +95,15 @@ export class Store {
     }
     if (st.isDirectory()) {
       const files = walkTree(abs, { displayRoot: relPath });
-      const entries = await this.digestFiles(relPath, files, true, options);
+      const complete = options.completeManifest;
+      if (complete && this.cache.isComplete(complete)) {
+        // If the stat cache reproduces the complete version exactly, every object is known to
+        // be present: no per-object checks, nothing to store.
+        const quick = entriesFromSnapshot(files, this.state.statSnapshot(relPath));
+        if (quick && manifestDigest(quick) === complete)
+          return { type: 'dir', entries: quick, unchanged: complete };
+      }
+      const entries = await this.digestFiles(relPath, files, options);
       return { type: 'dir', entries };
     }
     if (!st.isFile()) {
@@ -87,32 +113,31 @@ export class Store {
     }
     const file: WalkedFile = {
       rel: '',
-      abs,
       size: st.size,
       mtimeMs: st.mtimeMs,
       ino: st.ino,
       executable: (st.mode & 0o111) !== 0,
     };
-    const [entry] = await this.digestFiles(relPath, [file], false, options);
-    return { type: 'file', entry: entry!, ino: st.ino };
+    const [entry] = await this.digestFiles(relPath, [file], options);
+    return { type: 'file', entry: entry! };
   }
 
   private async digestFiles(
     relPath: string,
     files: WalkedFile[],
-    isDir: boolean,
     options: ScanOptions,
-  ): Promise<DirEntry[]> {
-    const known = this.state.statEntries(relPath, isDir);
-    const keyOf = (file: WalkedFile) => (isDir ? `${relPath}/${file.rel}` : relPath);
-    let cached = options.cached;
-    if (options.store && cached === undefined && files.length > 256) cached = this.cache.listAll();
+  ): Promise<ScannedEntry[]> {
+    // Both lists are sorted by path: match them with a merge-join.
+    const snapshot = this.state.statSnapshot(relPath);
+    const cached = options.cached;
     const inCache = (digest: Digest) => (cached ? cached.has(digest) : this.cache.has(digest));
-
-    const entries: DirEntry[] = new Array(files.length);
+    const entries: ScannedEntry[] = new Array(files.length);
     const toHash: { index: number; file: WalkedFile }[] = [];
-    files.forEach((file, index) => {
-      const hit = known.get(keyOf(file));
+    let j = 0;
+    for (let index = 0; index < files.length; index++) {
+      const file = files[index]!;
+      while (j < snapshot.length && snapshot[j]!.rel < file.rel) j++;
+      const hit = snapshot[j]?.rel === file.rel ? snapshot[j] : undefined;
       if (
         hit &&
         hit.size === file.size &&
@@ -120,11 +145,19 @@ export class Store {
         hit.ino === file.ino &&
         (!options.store || inCache(hit.digest))
       ) {
-        entries[index] = { path: file.rel, digest: hit.digest, size: file.size, executable: file.executable };
+        entries[index] = {
+          path: file.rel,
+          digest: hit.digest,
+          size: file.size,
+          executable: file.executable,
+          mtimeMs: file.mtimeMs,
+          ino: file.ino,
+        };
       } else {
         toHash.push({ index, file });
       }
-    });
+    }
+    const keyOf = (file: WalkedFile) => (file.rel === '' ? relPath : `${relPath}/${file.rel}`);
 
     if (toHash.length > 0) {
       const progress = options.progress;
@@ -132,34 +165,42 @@ export class Store {
       progress?.start(options.store ? 'adding' : 'hashing', toHash.length, 'files');
       const outcome = await hashFiles(
         toHash.map(({ file }) => ({
-          abs: file.abs,
-          rel: isDir ? `${relPath}/${file.rel}` : relPath,
+          abs: this.ws.absolutePath(keyOf(file)),
+          rel: keyOf(file),
           size: file.size,
         })),
         {
           store: options.store,
           objectsDir: this.cache.objectsDir,
           tempDir: this.cache.tempDir,
+          packDir: this.cache.packDir,
+          existing:
+            options.store && toHash.length > 256 ? DigestSet.from(this.cache.listAll()).buffer : undefined,
           workers: totalBytes > 0 || toHash.length > 64 ? this.ws.config.hashJobs : 1,
           progress,
           failFast: true,
         },
       );
       progress?.stop();
-      if (options.store) this.commitHashed(outcome.results);
-      this.recordStats(outcome.results);
-      if (outcome.failures.length > 0) throw failureError(outcome.failures);
+      if (options.store) this.commitHashed(outcome.results, outcome.packs);
       const byRel = new Map<string, HashResult>();
       for (const result of outcome.results) byRel.set(result.rel, result);
       for (const { index, file } of toHash) {
-        const result = byRel.get(keyOf(file))!;
+        const result = byRel.get(keyOf(file));
+        if (!result) continue;
         entries[index] = {
           path: file.rel,
           digest: result.digest,
           size: result.size,
           executable: file.executable,
+          mtimeMs: result.mtimeMs,
+          ino: result.ino,
         };
       }
+      this.saveStatSnapshot(relPath, entries);
+      if (outcome.failures.length > 0) throw failureError(outcome.failures);
+    } else if (snapshot.length !== files.length) {
+      this.saveStatSnapshot(relPath, entries);
     }
     return entries;
   }
@@ -179,6 +220,8 @@ export class Store {
         store: true,
         objectsDir: this.cache.objectsDir,
         tempDir: this.cache.tempDir,
+        packDir: this.cache.packDir,
+        existing: DigestSet.from(this.cache.listAll()).buffer,
         workers: this.ws.config.hashJobs,
         progress,
       },
@@ -202,32 +245,59 @@ export class Store {
         hint: 'the local cache was not touched; repair the remote by pushing from a workspace with a good copy',
       });
     }
-    this.commitHashed(imported);
+    this.commitHashed(imported, outcome.packs);
     return { imported, failures };
   }
 
   /** Makes freshly written objects visible (large ones were flushed already; the rest once). */
-  private commitHashed(results: HashResult[]): void {
+  private commitHashed(results: HashResult[], packs: StagedPack[]): void {
     const pending = results.filter((r) => r.temp !== undefined);
     const flushed = pending.filter((r) => r.tempDurable);
     for (const r of flushed) this.cache.commitTemp(r.temp!, r.digest);
     if (flushed.length > 0) this.cache.syncShards(flushed.map((r) => r.digest));
-    this.cache.commitStaged(
+    this.cache.commitBatch(
       pending.filter((r) => !r.tempDurable).map((r) => ({ temp: r.temp!, digest: r.digest })),
+      packs,
     );
   }
 
-  private recordStats(results: HashResult[]): void {
-    if (results.length === 0) return;
-    const records: StatRecord[] = results.map((r) => ({
-      path: r.rel,
-      size: r.size,
-      mtimeMs: r.mtimeMs,
-      ino: r.ino,
-      digest: r.digest,
-    }));
-    this.state.putStatEntries(records);
+  /** Remembers the stat data of scanned files (holes, from failed hashes, are left out). */
+  saveStatSnapshot(relPath: string, entries: (ScannedEntry | undefined)[]): void {
+    const rows: StatRow[] = [];
+    for (const e of entries) {
+      if (e) rows.push({ rel: e.path, size: e.size, mtimeMs: e.mtimeMs, ino: e.ino, digest: e.digest });
+    }
+    this.state.saveStatSnapshot(relPath, rows);
   }
+}
+
+/** Entries for `files` straight from the stat cache, or undefined if any file is not a hit. */
+function entriesFromSnapshot(files: WalkedFile[], snapshot: StatRow[]): ScannedEntry[] | undefined {
+  const entries: ScannedEntry[] = new Array(files.length);
+  let j = 0;
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i]!;
+    while (j < snapshot.length && snapshot[j]!.rel < file.rel) j++;
+    const hit = snapshot[j];
+    if (
+      !hit ||
+      hit.rel !== file.rel ||
+      hit.size !== file.size ||
+      hit.mtimeMs !== file.mtimeMs ||
+      hit.ino !== file.ino
+    ) {
+      return undefined;
+    }
+    entries[i] = {
+      path: file.rel,
+      digest: hit.digest,
+      size: file.size,
+      executable: file.executable,
+      mtimeMs: file.mtimeMs,
+      ino: file.ino,
+    };
+  }
+  return entries;
 }
 
 function failureError(failures: HashFailure[]): LedgeError {

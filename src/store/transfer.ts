@@ -22,6 +22,8 @@ export interface TransferOptions {
   remote?: string | undefined;
   jobs?: number | undefined;
   progress?: Progress | undefined;
+  /** Push: ask the remote what it holds even for versions known to be pushed already. */
+  verifyRemote?: boolean | undefined;
 }
 
 export interface TransferResult {
@@ -35,6 +37,8 @@ export interface TransferResult {
   bytes: number;
   /** Objects that could not be sent because the local cache lacks them (push only). */
   missingLocally: number;
+  /** Tracked paths skipped because this version is known to be on the remote already (push). */
+  upToDate?: number;
 }
 
 /** Objects per batch flush (push to directories, fetch into the cache). */
@@ -109,7 +113,23 @@ export async function push(
   const jobs = options.jobs ?? store.ws.config.transferJobs;
   const remote = await openNamedRemote(store, options.remote);
   try {
-    const { objects } = neededObjects(store, tracked);
+    // Versions this workspace already pushed completely need no remote round trip at all.
+    const pending = options.verifyRemote
+      ? tracked
+      : tracked.filter((t) => !store.state.isRemoteComplete(remote.name, t.pointer.digest));
+    if (pending.length === 0) {
+      return {
+        remote: remote.name,
+        url: remote.url,
+        objects: 0,
+        skipped: 0,
+        transferred: 0,
+        bytes: 0,
+        missingLocally: 0,
+        upToDate: tracked.length,
+      };
+    }
+    const { objects } = neededObjects(store, pending);
     const cached = store.cache.listAll();
     const local = objects.filter((d) => cached.has(d));
     const present = await remoteHas(remote, local, jobs);
@@ -126,6 +146,7 @@ export async function push(
       transferred: 0,
       bytes: 0,
       missingLocally: objects.length - local.length,
+      upToDate: tracked.length - pending.length,
     };
     const sent: Digest[] = [];
     const stored = (source: ObjectSource) => {
@@ -134,11 +155,7 @@ export async function push(
       result.bytes += source.size;
       options.progress?.advance(1, source.size);
     };
-    const sourceOf = (digest: Digest): ObjectSource => ({
-      digest,
-      size: store.cache.sizeOf(digest) ?? 0,
-      path: store.cache.pathOf(digest),
-    });
+    const sourceOf = (digest: Digest): ObjectSource => store.cache.source(digest);
     options.progress?.start(`pushing to ${remote.name}`, toSend.length, 'objects');
     try {
       for (const batch of [dataObjects, manifestObjects]) {
@@ -157,6 +174,15 @@ export async function push(
     } finally {
       options.progress?.stop();
       store.state.addRemoteObjects(remote.name, [...present, ...sent]);
+    }
+    if (result.missingLocally === 0) {
+      // Everything each pending pointer needs is now on the remote (data before manifests).
+      store.state.markRemoteComplete(
+        remote.name,
+        pending
+          .filter((t) => t.pointer.type === 'file' || store.cache.has(t.pointer.digest))
+          .map((t) => t.pointer.digest),
+      );
     }
     return result;
   } finally {
@@ -183,7 +209,7 @@ export async function fetch(
   // Downloads are verified into temp files and made visible in batches with one flush each.
   let staged: StagedObject[] = [];
   const commit = () => {
-    store.cache.commitStaged(staged);
+    store.cache.commitBatch(staged, []);
     store.state.addRemoteObjects(
       remote.name,
       staged.map((s) => s.digest),

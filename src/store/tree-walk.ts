@@ -5,12 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isLeftoverTemp } from '../core/atomic-fs.js';
 import { fsError, LedgeError } from '../core/errors.js';
 
 export interface WalkedFile {
   /** Path relative to the walked directory, with `/` separators. */
   rel: string;
-  abs: string;
   size: number;
   mtimeMs: number;
   ino: number;
@@ -48,6 +48,11 @@ export function walkTree(root: string, options: WalkOptions): WalkedFile[] {
     for (const entry of entries) {
       const abs = path.join(dir, entry.name);
       const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
+      if (isLeftoverTemp(entry.name)) {
+        // Left by a ledge process killed while placing a file here (checkout, pull): not data.
+        fs.rmSync(abs, { force: true });
+        continue;
+      }
       let st: fs.Stats;
       try {
         st = entry.isSymbolicLink() ? fs.statSync(abs) : fs.lstatSync(abs);
@@ -69,7 +74,6 @@ export function walkTree(root: string, options: WalkOptions): WalkedFile[] {
       } else if (st.isFile()) {
         files.push({
           rel,
-          abs,
           size: st.size,
           mtimeMs: st.mtimeMs,
           ino: st.ino,

@@ -53,7 +53,13 @@ function s3Config(server: S3Server, overrides: Partial<RemoteConfig> = {}): Remo
 function cacheObject(t: TestContext, content: Buffer, digest: Digest = sha256(content)): ObjectSource {
   const file = path.join(tempDir(t, 'ledge-cache-'), 'object');
   fs.writeFileSync(file, content);
-  return { digest, size: content.length, path: file };
+  return {
+    digest,
+    size: content.length,
+    path: file,
+    read: () => fs.readFileSync(file),
+    open: () => fs.createReadStream(file),
+  };
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {

@@ -52,6 +52,16 @@ function recordingProgress(): Progress & { hashed: number } {
   return progress;
 }
 
+/** Flips the bytes of a cached object in place, wherever it lives (loose file or pack). */
+function corruptObject(store: Store, digest: ReturnType<typeof sha256>): void {
+  const packed = store.cache.packedObjects().find((p) => p.digest === digest);
+  const file = packed ? path.join(store.cache.packDir, `${packed.pack}.pack`) : store.cache.pathOf(digest);
+  fs.chmodSync(file, 0o644);
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.from('X'), 0, 1, packed ? packed.offset : 0);
+  fs.closeSync(fd);
+}
+
 const readTree = (root: string): Record<string, string> => {
   const out: Record<string, string> = {};
   const walk = (dir: string, prefix: string) => {
@@ -105,8 +115,10 @@ describe('ledge add', () => {
       [...objects].sort(),
       [sha256('alpha'), sha256('beta'), sha256('weights'), dataPointer.digest].sort(),
     );
-    const mode = fs.statSync(store.cache.pathOf(sha256('alpha'))).mode & 0o777;
-    assert.equal(mode, 0o444);
+    for (const pack of fs.readdirSync(store.cache.packDir)) {
+      assert.equal(fs.statSync(path.join(store.cache.packDir, pack)).mode & 0o777, 0o444);
+    }
+    assert.equal(fs.statSync(store.cache.pathOf(dataPointer.digest)).mode & 0o777, 0o444);
     assert.deepEqual(fs.readFileSync(path.join(dir, '.gitignore'), 'utf8').split('\n').filter(Boolean), [
       '/data',
       '/model.bin',
@@ -143,7 +155,7 @@ describe('ledge add', () => {
     const store = openStore(t, dir);
     const [result] = await addPaths(store, ['big.bin'], { cwd: dir });
     assert.equal(result!.digest, sha256(big));
-    assert.ok(fs.readFileSync(store.cache.pathOf(result!.digest)).equals(big));
+    assert.ok(fs.readFileSync(store.cache.pathOf(result!.digest)).equals(big)); // large: a loose file
   });
 });
 
@@ -220,7 +232,7 @@ describe('ledge status and checkout', () => {
     fs.rmSync(path.join(dir, 'one.txt'));
     let [entry] = await status(store, resolveTracked(store.ws, [], dir));
     assert.equal(entry!.workspace, 'missing');
-    store.cache.remove(sha256('one'));
+    store.cache.remove([sha256('one')]);
     [entry] = await status(store, resolveTracked(store.ws, [], dir));
     assert.equal(entry!.missingFromCache, 1);
     await assert.rejects(checkout(store, resolveTracked(store.ws, [], dir)), (error) =>
@@ -260,13 +272,24 @@ describe('remotes: push, fetch, fsck --repair', () => {
       await addPaths(storeA, ['set'], { cwd: a });
       const pushed = await push(storeA, resolveTracked(storeA.ws, [], a));
       assert.equal(pushed.transferred, 151); // 150 files + the manifest
-      const [afterPush] = await status(storeA, resolveTracked(storeA.ws, [], a), {
-        remoteObjects: storeA.state.remoteObjects('origin'),
-      });
+      const remote = {
+        isComplete: (d: ReturnType<typeof sha256>) => storeA.state.isRemoteComplete('origin', d),
+        objects: () => storeA.state.remoteObjects('origin'),
+      };
+      const [afterPush] = await status(storeA, resolveTracked(storeA.ws, [], a), { remote });
       assert.equal(afterPush!.notPushed, 0);
       const again = await push(storeA, resolveTracked(storeA.ws, [], a));
       assert.equal(again.transferred, 0);
-      assert.equal(again.skipped, 151);
+      assert.equal(again.upToDate, 1);
+      const verified = await push(storeA, resolveTracked(storeA.ws, [], a), { verifyRemote: true });
+      assert.equal(verified.transferred, 0);
+      assert.equal(verified.skipped, 151);
+      // Before the first push, status counts every object as unpushed.
+      writeTree(a, { 'set/new.txt': 'new review' });
+      await addPaths(storeA, ['set'], { cwd: a });
+      const [dirty] = await status(storeA, resolveTracked(storeA.ws, [], a), { remote });
+      assert.equal(dirty!.notPushed, 2); // the new file and the new manifest
+      await push(storeA, resolveTracked(storeA.ws, [], a));
 
       const b = tempDir(t);
       fs.mkdirSync(path.join(b, '.ledge'));
@@ -274,14 +297,12 @@ describe('remotes: push, fetch, fsck --repair', () => {
       fs.copyFileSync(path.join(a, 'set.ledge'), path.join(b, 'set.ledge'));
       const storeB = openStore(t, b);
       const fetched = await fetch(storeB, resolveTracked(storeB.ws, [], b));
-      assert.equal(fetched.transferred, 151);
+      assert.equal(fetched.transferred, 152); // 151 files and the new manifest
       await checkout(storeB, resolveTracked(storeB.ws, [], b));
       assert.deepEqual(readTree(path.join(b, 'set')), readTree(path.join(a, 'set')));
 
       // A corrupt cache object is found by fsck and replaced from the remote.
-      const victim = storeB.cache.pathOf(sha256('review 3 xxx'));
-      fs.chmodSync(victim, 0o644);
-      fs.writeFileSync(victim, 'bit rot');
+      corruptObject(storeB, sha256('review 3 xxx'));
       const found = await fsck(storeB);
       assert.deepEqual(found.corrupt, [sha256('review 3 xxx')]);
       const repaired = await fsck(storeB, { repair: true });
@@ -305,7 +326,7 @@ describe('remotes: push, fetch, fsck --repair', () => {
     const onRemote = path.join(remoteDir, 'sha256', hex.slice(0, 2), hex.slice(2));
     fs.chmodSync(onRemote, 0o644);
     fs.writeFileSync(onRemote, 'tampered');
-    storeA.cache.remove(sha256('precious'));
+    storeA.cache.remove([sha256('precious')]);
     await assert.rejects(fetch(storeA, resolveTracked(storeA.ws, [], a)), (error) =>
       isLedgeError(error, 'corrupt-object'),
     );

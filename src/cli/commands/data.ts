@@ -1,5 +1,6 @@
 /** Commands on the workspace and its cache: init, add, status, checkout, gc, fsck. */
 import type { Command } from 'commander';
+import type { RemoteKnowledge } from '../../store/status.js';
 import type { CommandContext } from '../context.js';
 import { count, formatBytes } from '../format.js';
 
@@ -64,18 +65,31 @@ export function registerDataCommands(program: Command, context: () => CommandCon
       const entries = await ctx.withStore(async (store) => {
         const tracked = resolveTracked(store.ws, paths, ctx.cwd);
         const remoteName = typeof opts.remote === 'string' ? opts.remote : store.ws.config.remote;
-        let remoteObjects = remoteName ? store.state.remoteObjects(remoteName) : undefined;
+        let remote: RemoteKnowledge | undefined = remoteName
+          ? {
+              isComplete: (digest) => store.state.isRemoteComplete(remoteName, digest),
+              objects: () => store.state.remoteObjects(remoteName),
+            }
+          : undefined;
         if (opts.remote && remoteName) {
-          const remote = await openNamedRemote(store, remoteName);
+          const connection = await openNamedRemote(store, remoteName);
           try {
             const needed = tracked.flatMap((t) => neededObjects(store, t) ?? [t.pointer.digest]);
-            remoteObjects = await remoteHas(remote, needed, store.ws.config.transferJobs);
-            store.state.addRemoteObjects(remoteName, remoteObjects);
+            const present = await remoteHas(connection, needed, store.ws.config.transferJobs);
+            store.state.addRemoteObjects(remoteName, present);
+            const complete = tracked.filter((t) =>
+              (neededObjects(store, t) ?? []).every((d) => present.has(d)),
+            );
+            store.state.markRemoteComplete(
+              remoteName,
+              complete.map((t) => t.pointer.digest),
+            );
+            remote = { isComplete: () => false, objects: () => present };
           } finally {
-            await remote.close();
+            await connection.close();
           }
         }
-        const result = await status(store, tracked, { progress: ctx.progress, remoteObjects });
+        const result = await status(store, tracked, { progress: ctx.progress, remote });
         return { remote: remoteName, entries: result };
       });
       if (opts.json) return ctx.json(entries);

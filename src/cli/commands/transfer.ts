@@ -36,8 +36,9 @@ export function registerTransferCommands(program: Command, context: () => Comman
       .option('-j, --jobs <n>', 'parallel transfers (default 16)')
       .option('--json', 'print the result as JSON');
 
-  withFlags(program.command('push').description('upload the objects the remote lacks')).action(
-    async (paths: string[], flags: TransferFlags) => {
+  withFlags(program.command('push').description('upload the objects the remote lacks'))
+    .option('--verify-remote', 'ask the remote what it holds even for versions pushed before')
+    .action(async (paths: string[], flags: TransferFlags & { verifyRemote?: boolean }) => {
       const ctx = context();
       const [{ push }, { resolveTracked }] = await Promise.all([
         import('../../store/transfer.js'),
@@ -49,12 +50,16 @@ export function registerTransferCommands(program: Command, context: () => Comman
           remote: flags.remote,
           jobs: jobsOf(flags),
           progress: ctx.progress,
+          verifyRemote: flags.verifyRemote,
         }),
       );
       if (flags.json) return ctx.json(result);
+      if (result.objects === 0 && result.upToDate) {
+        ctx.say(`everything up to date on ${result.remote} (${count(result.upToDate, 'tracked path')})`);
+        return;
+      }
       ctx.say(summary('pushed', result, (performance.now() - started) / 1000));
-    },
-  );
+    });
 
   withFlags(
     program.command('fetch').description('download missing objects into the cache (workspace untouched)'),

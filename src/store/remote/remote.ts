@@ -5,12 +5,16 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../../core/digest.js';
 
-/** An object to upload: its bytes can be read (more than once) from `path`. */
+/** An object to upload, read from the local cache. */
 export interface ObjectSource {
   digest: Digest;
   size: number;
-  /** Absolute path of the cache object holding the bytes. */
-  path: string;
+  /** The object's own file, when it has one (always for objects over 512 KiB). */
+  path?: string | undefined;
+  /** All bytes at once: for small objects. */
+  read(): Buffer;
+  /** The bytes as a stream: for any size. */
+  open(): Readable;
 }
 
 export interface Remote {

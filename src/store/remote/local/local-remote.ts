@@ -71,8 +71,8 @@ export class LocalRemote implements Remote {
     try {
       await fs.promises.mkdir(tmpDir, { recursive: true });
       temp = tempPathIn(tmpDir);
-      const actual = await copyHashing(source.path, temp);
-      verifyDigest(source.digest, actual, `${this.label}: upload of ${source.path}`);
+      const actual = await copyHashing(source.open(), temp);
+      verifyDigest(source.digest, actual, `${this.label}: upload of ${source.digest}`);
       await fs.promises.mkdir(path.dirname(target), { recursive: true });
       await fs.promises.rename(temp, target);
       temp = undefined;
@@ -93,7 +93,6 @@ export class LocalRemote implements Remote {
     await this.rootExists();
     const staged: { source: ObjectSource; temp: string; target: string }[] = [];
     const failures: unknown[] = [];
-    const buffer = Buffer.allocUnsafe(WHOLE_READ_LIMIT);
     for (const source of sources) {
       const target = this.objectPath(source.digest);
       const dir = path.dirname(target);
@@ -103,12 +102,12 @@ export class LocalRemote implements Remote {
           fs.mkdirSync(dir, { recursive: true });
           verifyDigest(
             source.digest,
-            await copyHashing(source.path, temp),
-            `${this.label}: upload of ${source.path}`,
+            await copyHashing(source.open(), temp),
+            `${this.label}: upload of ${source.digest}`,
           );
         } else {
-          const bytes = readWhole(source.path, buffer);
-          verifyDigest(source.digest, sha256(bytes), `${this.label}: upload of ${source.path}`);
+          const bytes = source.read();
+          verifyDigest(source.digest, sha256(bytes), `${this.label}: upload of ${source.digest}`);
           writeNew(temp, bytes);
         }
         staged.push({ source, temp, target });
@@ -183,11 +182,11 @@ export class LocalRemote implements Remote {
 }
 
 /** Copies `from` into a new file `to` (read-only, flushed) and returns the digest of the bytes copied. */
-async function copyHashing(from: string, to: string): Promise<Digest> {
+async function copyHashing(from: Readable, to: string): Promise<Digest> {
   const hash = createHash('sha256');
   const out = await fs.promises.open(to, 'wx', OBJECT_MODE);
   try {
-    for await (const chunk of fs.createReadStream(from, { highWaterMark: 1 << 20 })) {
+    for await (const chunk of from) {
       hash.update(chunk as Buffer);
       await writeAll(out, chunk as Buffer);
     }
@@ -197,27 +196,6 @@ async function copyHashing(from: string, to: string): Promise<Digest> {
     await out.close();
   }
   return digestFromHex(hash.digest('hex'));
-}
-
-/** Reads a small file into `buffer` (which must be larger than it); returns the bytes. */
-function readWhole(file: string, buffer: Buffer): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    let total = 0;
-    for (;;) {
-      const n = fs.readSync(fd, buffer, total, buffer.length - total, total);
-      if (n === 0) break;
-      total += n;
-      if (total === buffer.length) {
-        throw new LedgeError('corrupt-object', `cache object ${file} is larger than its recorded size`, {
-          hint: 'run `ledge fsck --repair`',
-        });
-      }
-    }
-    return buffer.subarray(0, total);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Creates `file` (read-only) with `bytes`, creating its directory if needed. Not flushed. */

@@ -110,6 +110,11 @@ export class S3Remote implements Remote {
   }
 
   async put(source: ObjectSource): Promise<void> {
+    if (source.size <= this.tuning.multipartThreshold || source.path === undefined) {
+      const body = await readOrFail(async () => source.read(), source, this.label);
+      await this.putWhole(source, body);
+      return;
+    }
     let handle: FileHandle;
     let size: number;
     try {
@@ -119,8 +124,7 @@ export class S3Remote implements Remote {
       throw fsError(error, source.path, `${this.label}: uploading ${source.digest}`);
     }
     try {
-      if (size <= this.tuning.multipartThreshold) await this.putWhole(source, handle);
-      else await this.putInParts(source, handle, size);
+      await this.putInParts(source, handle, size);
     } finally {
       await handle.close();
     }
@@ -160,10 +164,13 @@ export class S3Remote implements Remote {
     } while (token);
   }
 
-  private async putWhole(source: ObjectSource, handle: FileHandle): Promise<void> {
-    const body = await readOrFail(() => handle.readFile(), source, this.label);
+  private async putWhole(source: ObjectSource, body: Buffer): Promise<void> {
     const hash = createHash('sha256').update(body).digest('hex');
-    verifyDigest(source.digest, digestFromHex(hash), `${this.label}: upload of ${source.path}`);
+    verifyDigest(
+      source.digest,
+      digestFromHex(hash),
+      `${this.label}: upload of ${source.path ?? source.digest}`,
+    );
     await this.call(`uploading ${source.digest}`, () =>
       this.client.send(
         new PutObjectCommand({
@@ -212,7 +219,7 @@ export class S3Remote implements Remote {
       verifyDigest(
         source.digest,
         digestFromHex(hash.digest('hex')),
-        `${this.label}: upload of ${source.path}`,
+        `${this.label}: upload of ${source.path ?? source.digest}`,
       );
       await this.call(action, () =>
         this.client.send(
@@ -370,7 +377,7 @@ async function readOrFail(read: () => Promise<Buffer>, source: ObjectSource, lab
   try {
     return await read();
   } catch (error) {
-    throw fsError(error, source.path, `${label}: uploading ${source.digest}`);
+    throw fsError(error, source.path ?? source.digest, `${label}: uploading ${source.digest}`);
   }
 }
 
