@@ -2,7 +2,12 @@
 
 /** `1 file`, `25,000 files`. */
 export function count(n: number, what: string): string {
-  return `${n.toLocaleString('en-US')} ${what}${n === 1 ? '' : 's'}`;
+  return `${thousands(n)} ${what}${n === 1 ? '' : 's'}`;
+}
+
+/** `25,000` (toLocaleString would load ICU data: ~40 ms on the first call). */
+export function thousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** `31.6 MiB`. */
