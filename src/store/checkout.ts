@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { tempPathIn } from '../core/atomic-fs.js';
 import type { Digest } from '../core/digest.js';
 import { LedgeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
@@ -154,13 +155,26 @@ export async function checkout(
       if (abs !== rootAbs) pruneEmptyDirs(path.dirname(abs), rootAbs);
     }
     const now: ScannedEntry[] = [...p.kept];
+    // A directory that does not exist yet is built in a private staging directory and
+    // appears with one rename: no temp file and rename per file, and never half there.
+    const fresh = p.tracked.pointer.type === 'dir' && !fs.existsSync(rootAbs);
+    const staging = fresh ? tempPathIn(path.dirname(rootAbs)) : undefined;
+    if (staging) fs.mkdirSync(staging, { recursive: true });
     for (const { rel, entry } of p.writes) {
-      const abs = store.ws.absolutePath(rel);
-      materializeObject(store.cache, entry.digest, abs, entry.executable, store.ws.config.link);
+      const abs = staging ? path.join(staging, ...entry.path.split('/')) : store.ws.absolutePath(rel);
+      materializeObject(
+        store.cache,
+        entry.digest,
+        abs,
+        entry.executable,
+        store.ws.config.link,
+        staging !== undefined,
+      );
       const st = fs.statSync(abs);
       now.push({ ...entry, mtimeMs: st.mtimeMs, ino: st.ino, size: st.size });
       options.progress?.advance(1, entry.size);
     }
+    if (staging) fs.renameSync(staging, rootAbs);
     if (p.tracked.pointer.type === 'dir') fs.mkdirSync(rootAbs, { recursive: true }); // an empty directory version
     now.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     store.saveStatSnapshot(p.tracked.path, now);

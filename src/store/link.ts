@@ -48,29 +48,33 @@ export function materializeObject(
   target: string,
   executable: boolean,
   preference: LinkType[],
+  direct = false,
 ): LinkType {
   const first = preference.find((kind) => !unsupported.has(kind) && !(executable && kind === 'hardlink'));
   const needsFile = first === 'hardlink' || first === 'symlink';
   if (needsFile || cache.isLoose(digest)) {
     const object = needsFile ? cache.ensureLoose(digest) : cache.pathOf(digest);
-    return materialize(object, target, executable, preference);
+    return materialize(object, target, executable, preference, direct);
   }
-  writeBytes(cache.readBuffer(digest), target, executable);
+  writeBytes(cache.readBuffer(digest), target, executable, direct);
   return 'copy';
 }
 
-/** Writes `data` at `target` through a temp file and a rename. */
-function writeBytes(data: Buffer, target: string, executable: boolean): void {
+/**
+ * Writes `data` at `target` through a temp file and a rename, or straight to `target` when
+ * `direct` (the caller builds a private staging directory that appears with one rename).
+ */
+function writeBytes(data: Buffer, target: string, executable: boolean, direct: boolean): void {
   const dir = path.dirname(target);
   const mode = executable ? 0o755 : 0o644;
-  let temp = tempPathIn(dir);
+  let temp = direct ? target : tempPathIn(dir);
   let fd: number;
   try {
     fd = fs.openSync(temp, 'wx', mode);
   } catch (error) {
     if (!isErrno(error, 'ENOENT')) throw error;
     fs.mkdirSync(dir, { recursive: true });
-    temp = tempPathIn(dir);
+    temp = direct ? target : tempPathIn(dir);
     fd = fs.openSync(temp, 'wx', mode);
   }
   try {
@@ -82,6 +86,7 @@ function writeBytes(data: Buffer, target: string, executable: boolean): void {
     fs.rmSync(temp, { force: true });
     throw error;
   }
+  if (direct) return;
   try {
     fs.renameSync(temp, target);
   } catch (error) {
@@ -89,7 +94,7 @@ function writeBytes(data: Buffer, target: string, executable: boolean): void {
     if (!isErrno(error, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) throw error;
     // A directory stands where the file must go (the tracked path changed type).
     fs.rmSync(target, { recursive: true, force: true });
-    writeBytes(data, target, executable);
+    writeBytes(data, target, executable, false);
   }
 }
 
@@ -103,6 +108,7 @@ export function materialize(
   target: string,
   executable: boolean,
   preference: LinkType[],
+  direct = false,
 ): LinkType {
   const dir = path.dirname(target);
   fs.mkdirSync(dir, { recursive: true });
@@ -111,7 +117,7 @@ export function materialize(
   );
   if (!candidates.includes('copy')) candidates.push('copy');
   for (const kind of candidates) {
-    const temp = tempPathIn(dir);
+    const temp = direct ? target : tempPathIn(dir);
     try {
       place(kind, object, temp);
     } catch (error) {
@@ -124,6 +130,7 @@ export function materialize(
     }
     try {
       if (kind === 'copy' || kind === 'reflink') fs.chmodSync(temp, executable ? 0o755 : 0o644);
+      if (direct) return kind;
       fs.renameSync(temp, target);
     } catch (error) {
       fs.rmSync(temp, { force: true });

@@ -44,6 +44,7 @@ export class ObjectCache {
   readonly tempDir: string;
   readonly packDir: string;
   private packed: PackIndex | undefined;
+  private readonly openPacks = new Map<string, number>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -166,10 +167,27 @@ export class ObjectCache {
     }
   }
 
+  /** An open descriptor per pack, kept until `close()`: checkout reads thousands of objects. */
+  private packFd(pack: string): number {
+    let fd = this.openPacks.get(pack);
+    if (fd === undefined) {
+      if (this.openPacks.size >= 64) this.close();
+      fd = fs.openSync(this.packPath(pack), 'r');
+      this.openPacks.set(pack, fd);
+    }
+    return fd;
+  }
+
+  /** Closes pack descriptors. The cache stays usable (they reopen on demand). */
+  close(): void {
+    for (const fd of this.openPacks.values()) fs.closeSync(fd);
+    this.openPacks.clear();
+  }
+
   private readPacked(digest: Digest, at: PackedLocation): Buffer {
     let fd: number;
     try {
-      fd = fs.openSync(this.packPath(at.pack), 'r');
+      fd = this.packFd(at.pack);
     } catch (error) {
       if (!isErrno(error, 'ENOENT')) throw error;
       // A concurrent gc rewrote the pack: look again.
@@ -187,8 +205,9 @@ export class ObjectCache {
         done += n;
       }
       return out;
-    } finally {
-      fs.closeSync(fd);
+    } catch (error) {
+      this.close();
+      throw error;
     }
   }
 
@@ -397,6 +416,7 @@ export class ObjectCache {
   remove(digests: Iterable<Digest>): void {
     const doomed = new Set(digests);
     if (doomed.size === 0) return;
+    this.close();
     this.clearComplete();
     for (const digest of doomed) fs.rmSync(this.pathOf(digest), { force: true });
     const byPack = new Map<string, PackEntry[]>();

@@ -62,6 +62,7 @@ export class Store {
   }
 
   close(): void {
+    this.cache.close();
     this.stateDb?.close();
     this.stateDb = undefined;
   }

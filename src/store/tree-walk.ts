@@ -50,7 +50,7 @@ export function walkTree(root: string, options: WalkOptions): WalkedFile[] {
       const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
       if (isLeftoverTemp(entry.name)) {
         // Left by a ledge process killed while placing a file here (checkout, pull): not data.
-        fs.rmSync(abs, { force: true });
+        fs.rmSync(abs, { recursive: true, force: true });
         continue;
       }
       let st: fs.Stats;
