@@ -20,14 +20,31 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'print only errors (and --json output)')
     .addOption(new Option('-C, --cwd <dir>', 'run as if ledge was started in <dir>'))
     .showSuggestionAfterError(true)
+    .configureOutput({
+      // Usage errors look like every other error: one line, `ledge: error: …`.
+      outputError: (text, write) =>
+        write(
+          `ledge: ${text
+            .trim()
+            .replace(/\s*\n\s*\(Did you mean/g, ' (did you mean')
+            .replace(/\n+/g, ' ')}\n`,
+        ),
+    })
     .configureHelp({ sortSubcommands: false })
     .exitOverride();
   const context = () => new CommandContext(program.opts<GlobalOptions>());
   registerDataCommands(program, context);
   registerRemoteCommands(program, context);
   registerTransferCommands(program, context);
-  // Subcommands inherit exitOverride and output settings.
-  for (const command of program.commands) command.exitOverride();
+  // Subcommands (and theirs) inherit exit and output handling.
+  const inherit = (parent: Command) => {
+    for (const command of parent.commands) {
+      command.exitOverride();
+      command.configureOutput(program.configureOutput());
+      inherit(command);
+    }
+  };
+  inherit(program);
   return program;
 }
 
@@ -46,8 +63,8 @@ export function reportError(error: unknown, argv: string[]): number {
   if (error instanceof CommanderError) {
     // Commander already printed its message (unknown option, missing argument, help...).
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
-    if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync')
-      return error.exitCode;
+    // `ledge help …` asked for help; `ledge remote` (no subcommand) is a usage error.
+    if (error.code === 'commander.help') return argv.slice(2).includes('help') ? 0 : 2;
     return 2;
   }
   if (error instanceof LedgeError) {

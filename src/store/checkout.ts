@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempPathIn } from '../core/atomic-fs.js';
+import { isLeftoverTemp, tempPathIn } from '../core/atomic-fs.js';
 import type { Digest } from '../core/digest.js';
 import { LedgeError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
@@ -98,6 +98,19 @@ function plan(tracked: Tracked, target: DirEntry[], current: Scan, cached: Set<D
   return result;
 }
 
+/** Removes the temp files and staging directories that dead ledge processes left in `dir`. */
+function removeLeftoverTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (isLeftoverTemp(name)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
 /** Removes now-empty directories from `dir` up to (not including) `stop`. */
 function pruneEmptyDirs(dir: string, stop: string): void {
   let current = dir;
@@ -144,6 +157,11 @@ export async function checkout(
     );
   }
 
+  // Staging directories and temp files of killed checkouts sit next to the tracked paths;
+  // nothing else would ever remove them (and `git add -A` would commit them).
+  for (const dir of new Set(plans.map((p) => path.dirname(store.ws.absolutePath(p.tracked.path))))) {
+    removeLeftoverTemps(dir);
+  }
   const results: CheckoutResult[] = [];
   const total = plans.reduce((n, p) => n + p.writes.length, 0);
   if (total > 0) options.progress?.start('checking out', total, 'files');

@@ -274,7 +274,7 @@ export async function fetch(
     const cached = store.cache.listAll();
     const missing = objects.filter((d) => !cached.has(d));
     result.objects = objects.length;
-    result.skipped = objects.length - missing.length;
+    result.skipped = objects.length - missing.length - result.transferred; // manifests just fetched
     options.progress?.start(`fetching from ${remote.name}`, missing.length, 'objects');
     await downloadAll(missing).finally(() => options.progress?.stop());
     return result;
