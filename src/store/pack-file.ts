@@ -164,7 +164,9 @@ export class DigestSet {
     const hexes = [...digests].map((d) => d.slice(7)).sort();
     const buffer = new SharedArrayBuffer(hexes.length * 32);
     const view = Buffer.from(buffer);
-    hexes.forEach((hex, i) => view.write(hex, i * 32, 32, 'hex'));
+    hexes.forEach((hex, i) => {
+      view.write(hex, i * 32, 32, 'hex');
+    });
     return new DigestSet(buffer);
   }
 
