@@ -83,9 +83,6 @@ export function reportError(error: unknown, argv: string[]): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // The AWS SDK warns on every Node 20 start that future SDK releases need Node 22. Our
-  // pinned SDK works, and users cannot act on the warning from ledge: keep the CLI quiet.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const onSignal = (signal: NodeJS.Signals) => {
     // Exiting (rather than dying) runs the exit hooks that release the workspace lock.
     process.exit(signal === 'SIGINT' ? 130 : 143);

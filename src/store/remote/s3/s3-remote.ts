@@ -27,6 +27,10 @@ import { fsError, LedgeError } from '../../../core/errors.js';
 import { digestOfKey, type ObjectSource, objectKey, type Remote, type RemoteConfig } from '../remote.js';
 import { verifyDigest } from '../verify.js';
 
+// The SDK warns on every Node 20 start that its 2027 releases will need Node 22; the pinned
+// version works, and ledge's users cannot act on it. Users may still set the variable.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const MiB = 1024 * 1024;
 /** S3 allows at most this many parts per multipart upload. */
 const MAX_PARTS = 10_000;
