@@ -86,6 +86,16 @@ export function writeFileAtomicSync(
   if (options.durable !== false) fsyncDirectory(dir);
 }
 
+/** Flushes one file's data to disk. */
+export function fsyncFile(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Makes a rename or create in `dir` durable. Not every platform can open directories. */
 export function fsyncDirectory(dir: string): void {
   let fd: number;

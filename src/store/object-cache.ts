@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   fsyncDirectory,
+  fsyncFile,
   isTempName,
   syncFilesystem,
   tempPathIn,
@@ -482,14 +483,5 @@ export class ObjectCache {
       if (dead || old) stale.push(full);
     }
     return stale;
-  }
-}
-
-function fsyncFile(file: string): void {
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }

@@ -43,7 +43,8 @@ export function encodeIndex(entries: PackEntry[]): Buffer {
   return out;
 }
 
-export function decodeIndex(data: Buffer, where: string): PackEntry[] {
+/** Validates an index's header and length; returns its record count. */
+function indexCount(data: Buffer, where: string): number {
   if (data.length < HEADER || !data.subarray(0, 8).equals(MAGIC) || data.readUInt32LE(8) !== 1) {
     throw new LedgeError('corrupt-object', `${where} is not a ledge pack index`, {
       hint: 'run `ledge fsck --repair`',
@@ -53,6 +54,11 @@ export function decodeIndex(data: Buffer, where: string): PackEntry[] {
   if (data.length !== HEADER + count * RECORD) {
     throw new LedgeError('corrupt-object', `${where} is truncated`, { hint: 'run `ledge fsck --repair`' });
   }
+  return count;
+}
+
+export function decodeIndex(data: Buffer, where: string): PackEntry[] {
+  const count = indexCount(data, where);
   const entries: PackEntry[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const at = HEADER + i * RECORD;
@@ -209,15 +215,7 @@ export class PackIndex {
 
   /** Adds the entries of an index file's bytes (first entry for a digest wins). */
   addIndexFile(packId: string, data: Buffer, where: string): void {
-    if (data.length < HEADER || !data.subarray(0, 8).equals(MAGIC) || data.readUInt32LE(8) !== 1) {
-      throw new LedgeError('corrupt-object', `${where} is not a ledge pack index`, {
-        hint: 'run `ledge fsck --repair`',
-      });
-    }
-    const count = data.readUInt32LE(12);
-    if (data.length !== HEADER + count * RECORD) {
-      throw new LedgeError('corrupt-object', `${where} is truncated`, { hint: 'run `ledge fsck --repair`' });
-    }
+    const count = indexCount(data, where);
     const pack = this.packIds.push(packId) - 1;
     for (let i = 0; i < count; i++) {
       const at = HEADER + i * RECORD;

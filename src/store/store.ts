@@ -146,14 +146,7 @@ export class Store {
         hit.ino === file.ino &&
         (!options.store || inCache(hit.digest))
       ) {
-        entries[index] = {
-          path: file.rel,
-          digest: hit.digest,
-          size: file.size,
-          executable: file.executable,
-          mtimeMs: file.mtimeMs,
-          ino: file.ino,
-        };
+        entries[index] = scanned(file, hit.digest);
       } else {
         toHash.push({ index, file });
       }
@@ -272,6 +265,11 @@ export class Store {
   }
 }
 
+function scanned(file: WalkedFile, digest: Digest): ScannedEntry {
+  const { rel, size, executable, mtimeMs, ino } = file;
+  return { path: rel, digest, size, executable, mtimeMs, ino };
+}
+
 /** Entries for `files` straight from the stat cache, or undefined if any file is not a hit. */
 function entriesFromSnapshot(files: WalkedFile[], snapshot: StatRow[]): ScannedEntry[] | undefined {
   const entries: ScannedEntry[] = new Array(files.length);
@@ -289,14 +287,7 @@ function entriesFromSnapshot(files: WalkedFile[], snapshot: StatRow[]): ScannedE
     ) {
       return undefined;
     }
-    entries[i] = {
-      path: file.rel,
-      digest: hit.digest,
-      size: file.size,
-      executable: file.executable,
-      mtimeMs: file.mtimeMs,
-      ino: file.ino,
-    };
+    entries[i] = scanned(file, hit.digest);
   }
   return entries;
 }

@@ -41,6 +41,18 @@ export interface TransferResult {
   upToDate?: number;
 }
 
+function emptyResult(remote: Remote): TransferResult {
+  return {
+    remote: remote.name,
+    url: remote.url,
+    objects: 0,
+    skipped: 0,
+    transferred: 0,
+    bytes: 0,
+    missingLocally: 0,
+  };
+}
+
 /** Objects per batch flush (push to directories, fetch into the cache). */
 const BATCH_SIZE = 2048;
 
@@ -117,18 +129,7 @@ export async function push(
     const pending = options.verifyRemote
       ? tracked
       : tracked.filter((t) => !store.state.isRemoteComplete(remote.name, t.pointer.digest));
-    if (pending.length === 0) {
-      return {
-        remote: remote.name,
-        url: remote.url,
-        objects: 0,
-        skipped: 0,
-        transferred: 0,
-        bytes: 0,
-        missingLocally: 0,
-        upToDate: tracked.length,
-      };
-    }
+    if (pending.length === 0) return { ...emptyResult(remote), upToDate: tracked.length };
     const { objects } = neededObjects(store, pending);
     const cached = store.cache.listAll();
     const local = objects.filter((d) => cached.has(d));
@@ -139,12 +140,9 @@ export async function push(
     const dataObjects = toSend.filter((d) => !manifests.has(d));
     const manifestObjects = toSend.filter((d) => manifests.has(d));
     const result: TransferResult = {
-      remote: remote.name,
-      url: remote.url,
+      ...emptyResult(remote),
       objects: objects.length,
       skipped: present.size,
-      transferred: 0,
-      bytes: 0,
       missingLocally: objects.length - local.length,
       upToDate: tracked.length - pending.length,
     };
@@ -197,15 +195,7 @@ export async function fetch(
 ): Promise<TransferResult> {
   const jobs = options.jobs ?? store.ws.config.transferJobs;
   const remote = await openNamedRemote(store, options.remote);
-  const result: TransferResult = {
-    remote: remote.name,
-    url: remote.url,
-    objects: 0,
-    skipped: 0,
-    transferred: 0,
-    bytes: 0,
-    missingLocally: 0,
-  };
+  const result = emptyResult(remote);
   // Downloads are verified into temp files and made visible in batches with one flush each.
   let staged: StagedObject[] = [];
   const commit = () => {

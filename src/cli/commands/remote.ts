@@ -11,6 +11,11 @@ interface AddOptions {
   forcePathStyle?: boolean;
 }
 
+function requireRemote(remotes: Record<string, unknown>, name: string): void {
+  if (!remotes[name])
+    throw new LedgeError('usage', `no remote named '${name}'`, { hint: 'see `ledge remote list`' });
+}
+
 export function registerRemoteCommands(program: Command, context: () => CommandContext): void {
   const remote = program
     .command('remote')
@@ -86,9 +91,7 @@ export function registerRemoteCommands(program: Command, context: () => CommandC
     .action(async (name: string) => {
       const ctx = context();
       await ctx.withStore(async (store) => {
-        if (!store.ws.config.remotes[name]) {
-          throw new LedgeError('usage', `no remote named '${name}'`, { hint: 'see `ledge remote list`' });
-        }
+        requireRemote(store.ws.config.remotes, name);
         for (const which of ['shared', 'local'] as const) {
           store.ws.updateConfig(which, (config) => {
             if (config.remotes) delete config.remotes[name];
@@ -107,9 +110,7 @@ export function registerRemoteCommands(program: Command, context: () => CommandC
     .action(async (name: string) => {
       const ctx = context();
       await ctx.withStore(async (store) => {
-        if (!store.ws.config.remotes[name]) {
-          throw new LedgeError('usage', `no remote named '${name}'`, { hint: 'see `ledge remote list`' });
-        }
+        requireRemote(store.ws.config.remotes, name);
         store.ws.updateConfig('shared', (config) => {
           config.core = { ...config.core, remote: name };
         });

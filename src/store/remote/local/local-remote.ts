@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { fsyncDirectory, syncFilesystem, tempPathIn } from '../../../core/atomic-fs.js';
+import { fsyncDirectory, fsyncFile, syncFilesystem, tempPathIn } from '../../../core/atomic-fs.js';
 import { type Digest, digestFromHex, sha256 } from '../../../core/digest.js';
 import { fsError, isErrno, LedgeError } from '../../../core/errors.js';
 import { WHOLE_READ_LIMIT } from '../../file-hasher.js';
@@ -210,15 +210,6 @@ function writeNew(file: string, bytes: Uint8Array): void {
   }
   try {
     fs.writeSync(fd, bytes);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function fsyncFile(file: string): void {
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
