@@ -92,7 +92,7 @@ export async function addPaths(
     const changed = before !== serializePointer(pointer);
     if (changed) writePointer(absPointer, pointer);
     ensureIgnored(store.ws.absolutePath(rel));
-    linkIntoWorkspace(store, rel, scan);
+    if (changed || scan.type !== 'dir' || !scan.unchanged) linkIntoWorkspace(store, rel, scan);
     results.push({
       path: rel,
       pointerPath,
