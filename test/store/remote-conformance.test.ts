@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { forEachLimit } from '../../src/core/concurrency.js';
 import { type Digest, digestFromHex, sha256 } from '../../src/core/digest.js';
 import { isLedgeError, type LedgeError } from '../../src/core/errors.js';
 import { LocalRemote } from '../../src/store/remote/local/local-remote.js';
@@ -229,6 +230,17 @@ describe('S3 remote failures', () => {
     await assert.rejects(remote.has(sha256('x')), code('remote-not-found'));
     await assert.rejects(remote.get(sha256('x')), code('remote-not-found'));
     await assert.rejects(remote.put(cacheObject(t, Buffer.from('x'))), code('remote-not-found'));
+  });
+
+  it('lists page after page (continuation tokens)', async (t) => {
+    const server = await startS3Server(t);
+    const config = s3Config(server);
+    const location = { bucket: server.bucket, prefix: 'team/data' };
+    const remote = new S3Remote('origin', config.url, location, config, { listPageSize: 7 });
+    t.after(() => remote.close());
+    const sources = Array.from({ length: 300 }, (_, i) => cacheObject(t, Buffer.from(`many ${i}`)));
+    await forEachLimit(sources, 16, (source) => remote.put(source));
+    assert.deepEqual(await collect(remote), sources.map((source) => source.digest).sort());
   });
 
   it('aborts a multipart upload whose bytes do not match the digest', async (t) => {

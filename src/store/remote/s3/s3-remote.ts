@@ -48,9 +48,11 @@ export interface S3Tuning {
   multipartThreshold: number;
   /** Size of each part (default 16 MiB; grown when needed to stay within 10,000 parts). */
   partSize: number;
+  /** Keys per ListObjectsV2 page (default 1,000, the S3 maximum). */
+  listPageSize: number;
 }
 
-const DEFAULT_TUNING: S3Tuning = { multipartThreshold: 64 * MiB, partSize: 16 * MiB };
+const DEFAULT_TUNING: S3Tuning = { multipartThreshold: 64 * MiB, partSize: 16 * MiB, listPageSize: 1000 };
 
 /** A `Remote` backed by an S3 bucket; see the module comment. */
 export class S3Remote implements Remote {
@@ -155,6 +157,7 @@ export class S3Remote implements Remote {
             Bucket: this.location.bucket,
             Prefix: this.keyPrefix + range,
             ContinuationToken: token,
+            MaxKeys: this.tuning.listPageSize,
           }),
         ),
       );
