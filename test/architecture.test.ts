@@ -18,6 +18,7 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
     components: ['core', 'store'],
     packages: ['yaml', 'zod', 'better-sqlite3', '@aws-sdk/client-s3'],
   },
+  metadata: { components: ['core', 'metadata'], packages: ['kysely', 'pg', 'better-sqlite3'] },
   cli: { components: ['core', 'store', 'cli'], packages: ['commander', 'cli-progress'] },
 };
 

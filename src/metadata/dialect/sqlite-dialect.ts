@@ -1,0 +1,18 @@
+/** The embedded default: SQLite through better-sqlite3 (WAL, so readers never block writers). */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { DdlCapabilities } from '../migrations.js';
+import type { MetadataDatabase } from '../schema.js';
+
+export const sqliteCapabilities: DdlCapabilities = { json: 'text', serial: 'integer' };
+
+export function openSqlite(file: string): Kysely<MetadataDatabase> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const database = new Database(file, { timeout: 30_000 });
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  return new Kysely<MetadataDatabase>({ dialect: new SqliteDialect({ database }) });
+}

@@ -1,0 +1,208 @@
+/**
+ * The metadata store: one schema and one query layer (Kysely) over SQLite (embedded default,
+ * `.ledge/state/metadata.db`) and PostgreSQL (`LEDGE_DB_URL` or config). Opening it applies
+ * pending migrations.
+ */
+import os from 'node:os';
+import { type Kysely, Migrator } from 'kysely';
+import { LedgeError } from '../core/errors.js';
+import { acquireLock } from '../core/lock.js';
+import { type DdlCapabilities, migrationProvider } from './migrations.js';
+import type { MetadataDatabase } from './schema.js';
+
+export interface ExecutionStart {
+  type: 'run' | 'stage';
+  name: string;
+  parentId?: number | undefined;
+  cause: string;
+  gitCommit?: string | undefined;
+  gitDirty?: boolean | undefined;
+  ledgeVersion: string;
+  params?: Record<string, unknown>;
+}
+
+export interface ExecutionEnd {
+  status: 'succeeded' | 'failed' | 'interrupted' | 'cached' | 'gated';
+  exitCode?: number | undefined;
+  metrics?: Record<string, unknown>;
+  logDigest?: string | undefined;
+}
+
+export interface ArtifactInput {
+  digest: string;
+  type: string;
+  uri: string;
+  size: number;
+  properties?: Record<string, unknown>;
+}
+
+/** Shows a database URL without its password. */
+export function redactDbUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+export class MetadataStore {
+  readonly db: Kysely<MetadataDatabase>;
+  /** Where it is, for messages (no password). */
+  readonly location: string;
+
+  private constructor(db: Kysely<MetadataDatabase>, location: string) {
+    this.db = db;
+    this.location = location;
+  }
+
+  /** Opens `postgres://…` / `postgresql://…`, or a SQLite file path; migrates it. */
+  static async open(target: string): Promise<MetadataStore> {
+    const isPostgres = /^postgres(ql)?:\/\//.test(target);
+    const location = isPostgres ? redactDbUrl(target) : target;
+    let db: Kysely<MetadataDatabase>;
+    let caps: DdlCapabilities;
+    if (isPostgres) {
+      const dialect = await import('./dialect/postgres-dialect.js');
+      db = dialect.openPostgres(target);
+      caps = dialect.postgresCapabilities;
+    } else {
+      const dialect = await import('./dialect/sqlite-dialect.js');
+      db = dialect.openSqlite(target);
+      caps = dialect.sqliteCapabilities;
+    }
+    const store = new MetadataStore(db, location);
+    // PostgreSQL serialises migrators with an advisory lock; for a SQLite file, a lock file
+    // does it across connections and processes.
+    const lock = isPostgres
+      ? undefined
+      : await acquireLock(`${target}.migrate-lock`, { command: 'metadata migration', timeoutMs: 60_000 });
+    try {
+      const { error } = await new Migrator({ db, provider: migrationProvider(caps) }).migrateToLatest();
+      if (error) throw error;
+    } catch (error) {
+      await db.destroy();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new LedgeError('config', `metadata database ${location} cannot be opened: ${reason}`, {
+        hint: isPostgres
+          ? 'check LEDGE_DB_URL and that the server is running and reachable'
+          : 'check the path',
+        cause: error,
+      });
+    } finally {
+      lock?.release();
+    }
+    return store;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** Records an artifact once per (digest, uri); returns its id. */
+  async putArtifact(artifact: ArtifactInput): Promise<number> {
+    const existing = await this.db
+      .selectFrom('artifacts')
+      .select('id')
+      .where('digest', '=', artifact.digest)
+      .where('uri', '=', artifact.uri)
+      .executeTakeFirst();
+    if (existing) return existing.id;
+    const inserted = await this.db
+      .insertInto('artifacts')
+      .values({
+        digest: artifact.digest,
+        type: artifact.type,
+        uri: artifact.uri,
+        size: artifact.size,
+        created_at: new Date().toISOString(),
+        properties: JSON.stringify(artifact.properties ?? {}),
+      })
+      .onConflict((oc) => oc.columns(['digest', 'uri']).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (inserted) return inserted.id;
+    // Another writer inserted it between our select and insert.
+    return (
+      await this.db
+        .selectFrom('artifacts')
+        .select('id')
+        .where('digest', '=', artifact.digest)
+        .where('uri', '=', artifact.uri)
+        .executeTakeFirstOrThrow()
+    ).id;
+  }
+
+  async startExecution(start: ExecutionStart): Promise<number> {
+    const row = await this.db
+      .insertInto('executions')
+      .values({
+        type: start.type,
+        name: start.name,
+        parent_id: start.parentId ?? null,
+        status: 'running',
+        exit_code: null,
+        cause: start.cause,
+        started_at: new Date().toISOString(),
+        ended_at: null,
+        git_commit: start.gitCommit ?? null,
+        git_dirty: start.gitDirty === undefined ? null : Number(start.gitDirty),
+        user_name: os.userInfo().username,
+        host: os.hostname(),
+        platform: `${process.platform}/${process.arch}`,
+        node_version: process.version,
+        ledge_version: start.ledgeVersion,
+        params: JSON.stringify(start.params ?? {}),
+        metrics: '{}',
+        log_digest: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  async finishExecution(id: number, end: ExecutionEnd): Promise<void> {
+    await this.db
+      .updateTable('executions')
+      .set({
+        status: end.status,
+        exit_code: end.exitCode ?? null,
+        ended_at: new Date().toISOString(),
+        metrics: JSON.stringify(end.metrics ?? {}),
+        log_digest: end.logDigest ?? null,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Links an artifact to an execution as one of its inputs or outputs. */
+  async addEvent(
+    executionId: number,
+    artifactId: number,
+    kind: 'input' | 'output',
+    path: string,
+  ): Promise<void> {
+    await this.db
+      .insertInto('events')
+      .values({ execution_id: executionId, artifact_id: artifactId, kind, path })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  /** Executions that wrote (`output`) or read (`input`) an artifact with this digest. */
+  async executionsTouching(
+    digest: string,
+    kind: 'input' | 'output',
+  ): Promise<{ id: number; name: string }[]> {
+    return this.db
+      .selectFrom('events')
+      .innerJoin('artifacts', 'artifacts.id', 'events.artifact_id')
+      .innerJoin('executions', 'executions.id', 'events.execution_id')
+      .select(['executions.id as id', 'executions.name as name'])
+      .where('artifacts.digest', '=', digest)
+      .where('events.kind', '=', kind)
+      .orderBy('executions.id')
+      .execute();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Versioned schema migrations, applied automatically when a store opens (Kysely's Migrator:
+ * ordered by name, recorded in `kysely_migration`, guarded by a lock: an advisory lock on
+ * PostgreSQL, so many workspaces can open one database at once).
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+/** What differs between dialects in the DDL, as capabilities rather than dialect names. */
+export interface DdlCapabilities {
+  /** Column type for JSON documents. */
+  json: 'text' | 'jsonb';
+  /** Column type for auto-incremented ids. */
+  serial: 'integer' | 'serial';
+}
+
+function migrations(caps: DdlCapabilities): Record<string, Migration> {
+  return {
+    '0001_core': {
+      async up(db: Kysely<unknown>) {
+        const id = (builder: ReturnType<Kysely<unknown>['schema']['createTable']>) =>
+          caps.serial === 'serial'
+            ? builder.addColumn('id', 'serial', (c) => c.primaryKey())
+            : builder.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+        await id(db.schema.createTable('artifacts'))
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('uri', 'text', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('properties', caps.json, (c) => c.notNull())
+          .addUniqueConstraint('artifacts_digest_uri', ['digest', 'uri'])
+          .execute();
+        await db.schema.createIndex('artifacts_by_digest').on('artifacts').column('digest').execute();
+        await id(db.schema.createTable('executions'))
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('parent_id', 'integer', (c) => c.references('executions.id'))
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('exit_code', 'integer')
+          .addColumn('cause', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('ended_at', 'text')
+          .addColumn('git_commit', 'text')
+          .addColumn('git_dirty', 'integer')
+          .addColumn('user_name', 'text', (c) => c.notNull())
+          .addColumn('host', 'text', (c) => c.notNull())
+          .addColumn('platform', 'text', (c) => c.notNull())
+          .addColumn('node_version', 'text', (c) => c.notNull())
+          .addColumn('ledge_version', 'text', (c) => c.notNull())
+          .addColumn('params', caps.json, (c) => c.notNull())
+          .addColumn('metrics', caps.json, (c) => c.notNull())
+          .addColumn('log_digest', 'text')
+          .execute();
+        await db.schema
+          .createIndex('executions_by_start')
+          .on('executions')
+          .columns(['type', 'started_at'])
+          .execute();
+        await db.schema.createIndex('executions_by_parent').on('executions').column('parent_id').execute();
+        await db.schema
+          .createTable('events')
+          .addColumn('execution_id', 'integer', (c) => c.notNull().references('executions.id'))
+          .addColumn('artifact_id', 'integer', (c) => c.notNull().references('artifacts.id'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('path', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('events_pk', ['execution_id', 'artifact_id', 'kind', 'path'])
+          .execute();
+        await db.schema
+          .createIndex('events_by_artifact')
+          .on('events')
+          .columns(['artifact_id', 'kind'])
+          .execute();
+        await id(db.schema.createTable('contexts'))
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('contexts_type_name', ['type', 'name'])
+          .execute();
+        for (const [table, column, target] of [
+          ['associations', 'execution_id', 'executions.id'],
+          ['attributions', 'artifact_id', 'artifacts.id'],
+        ] as const) {
+          await db.schema
+            .createTable(table)
+            .addColumn('context_id', 'integer', (c) => c.notNull().references('contexts.id'))
+            .addColumn(column, 'integer', (c) => c.notNull().references(target))
+            .addPrimaryKeyConstraint(`${table}_pk`, ['context_id', column])
+            .execute();
+        }
+      },
+    },
+  };
+}
+
+export function migrationProvider(caps: DdlCapabilities): MigrationProvider {
+  return { getMigrations: async () => migrations(caps) };
+}

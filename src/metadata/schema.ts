@@ -1,0 +1,84 @@
+/**
+ * The metadata schema, modelled on ML Metadata: artifacts (data, models, logs: anything with a
+ * digest), executions (pipeline runs and stage executions), events (an execution's input and
+ * output edges to artifacts) and contexts (pipeline, run, experiment) that group them. Model
+ * versions, aliases and deployments arrive as later migrations. Row types for Kysely.
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+/** JSON held as text in SQLite and as jsonb in PostgreSQL; written and read as strings. */
+export type JsonText = string;
+
+export interface ArtifactTable {
+  id: Generated<number>;
+  /** `sha256:<hex>` of the content (a file, or a directory manifest). */
+  digest: string;
+  /** dataset | model | log | metrics | file | directory */
+  type: string;
+  /** Workspace-relative path or URI it was seen at. */
+  uri: string;
+  size: number;
+  created_at: ColumnType<string, string, never>;
+  properties: JsonText;
+}
+
+export interface ExecutionTable {
+  id: Generated<number>;
+  /** run (a whole pipeline run) | stage (one stage's execution) */
+  type: string;
+  name: string;
+  /** The run an execution belongs to (null for runs themselves). */
+  parent_id: number | null;
+  /** running | succeeded | failed | interrupted | cached | gated */
+  status: string;
+  exit_code: number | null;
+  cause: string;
+  started_at: string;
+  ended_at: string | null;
+  git_commit: string | null;
+  git_dirty: number | null;
+  user_name: string;
+  host: string;
+  platform: string;
+  node_version: string;
+  ledge_version: string;
+  params: JsonText;
+  metrics: JsonText;
+  log_digest: string | null;
+}
+
+export interface EventTable {
+  execution_id: number;
+  artifact_id: number;
+  /** input | output */
+  kind: string;
+  /** Where the execution read or wrote it. */
+  path: string;
+}
+
+export interface ContextTable {
+  id: Generated<number>;
+  /** pipeline | run | experiment */
+  type: string;
+  name: string;
+  created_at: ColumnType<string, string, never>;
+}
+
+export interface AssociationTable {
+  context_id: number;
+  execution_id: number;
+}
+
+export interface AttributionTable {
+  context_id: number;
+  artifact_id: number;
+}
+
+export interface MetadataDatabase {
+  artifacts: ArtifactTable;
+  executions: ExecutionTable;
+  events: EventTable;
+  contexts: ContextTable;
+  associations: AssociationTable;
+  attributions: AttributionTable;
+}
