@@ -19,6 +19,7 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
     packages: ['yaml', 'zod', 'better-sqlite3', '@aws-sdk/client-s3'],
   },
   metadata: { components: ['core', 'metadata'], packages: ['kysely', 'pg', 'better-sqlite3'] },
+  pipeline: { components: ['core', 'store', 'metadata', 'pipeline'], packages: ['yaml', 'zod'] },
   cli: { components: ['core', 'store', 'cli'], packages: ['commander', 'cli-progress'] },
 };
 
