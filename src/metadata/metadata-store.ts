@@ -4,11 +4,12 @@
  * pending migrations.
  */
 import os from 'node:os';
-import { type Kysely, Migrator } from 'kysely';
+import { type Kysely, Migrator, type RawBuilder, sql } from 'kysely';
 import { LedgeError } from '../core/errors.js';
 import { acquireLock } from '../core/lock.js';
 import { type DdlCapabilities, migrationProvider } from './migrations.js';
 import type { MetadataDatabase } from './schema.js';
+import type { WhereExpr } from './where-expression.js';
 
 export interface ExecutionStart {
   type: 'run' | 'stage';
@@ -52,9 +53,12 @@ export class MetadataStore {
   /** Where it is, for messages (no password). */
   readonly location: string;
 
-  private constructor(db: Kysely<MetadataDatabase>, location: string) {
+  private readonly caps: DdlCapabilities;
+
+  private constructor(db: Kysely<MetadataDatabase>, location: string, caps: DdlCapabilities) {
     this.db = db;
     this.location = location;
+    this.caps = caps;
   }
 
   /** Opens `postgres://…` / `postgresql://…`, or a SQLite file path; migrates it. */
@@ -72,7 +76,7 @@ export class MetadataStore {
       db = dialect.openSqlite(target);
       caps = dialect.sqliteCapabilities;
     }
-    const store = new MetadataStore(db, location);
+    const store = new MetadataStore(db, location, caps);
     // PostgreSQL serialises migrators with an advisory lock; for a SQLite file, a lock file
     // does it across connections and processes.
     const lock = isPostgres
@@ -188,6 +192,44 @@ export class MetadataStore {
       .values({ execution_id: executionId, artifact_id: artifactId, kind, path })
       .onConflict((oc) => oc.doNothing())
       .execute();
+  }
+
+  /**
+   * Executions, newest first, filtered by a `--where` expression (see where-expression.ts).
+   * Comparisons with a number compare numerically; others compare text.
+   */
+  async listExecutions(options: { type?: 'run' | 'stage'; where?: WhereExpr; limit?: number } = {}) {
+    let query = this.db.selectFrom('executions').selectAll().orderBy('id', 'desc');
+    if (options.type) query = query.where('type', '=', options.type);
+    if (options.where) {
+      const where = options.where;
+      query = query.where(() => this.condition(where));
+    }
+    if (options.limit !== undefined) query = query.limit(options.limit);
+    return query.execute();
+  }
+
+  private condition(expr: WhereExpr): RawBuilder<boolean> {
+    switch (expr.kind) {
+      case 'and':
+        return sql<boolean>`(${this.condition(expr.left)} and ${this.condition(expr.right)})`;
+      case 'or':
+        return sql<boolean>`(${this.condition(expr.left)} or ${this.condition(expr.right)})`;
+      case 'not':
+        return sql<boolean>`(not coalesce(${this.condition(expr.operand)}, false))`;
+      case 'compare': {
+        const numeric = typeof expr.value === 'number' && expr.op !== '~';
+        const left =
+          expr.field.kind === 'json'
+            ? numeric
+              ? this.caps.jsonNumber(`executions.${expr.field.column}`, expr.field.path)
+              : this.caps.jsonText(`executions.${expr.field.column}`, expr.field.path)
+            : sql`${sql.ref(`executions.${expr.field.column}`)}`;
+        const value = numeric ? expr.value : String(expr.value);
+        const op = expr.op === '~' ? sql.raw('like') : sql.raw(expr.op === '!=' ? '<>' : expr.op);
+        return sql<boolean>`(${left} ${op} ${value})`;
+      }
+    }
   }
 
   /** Executions that wrote (`output`) or read (`input`) an artifact with this digest. */

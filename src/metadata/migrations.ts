@@ -3,10 +3,14 @@
  * ordered by name, recorded in `kysely_migration`, guarded by a lock: an advisory lock on
  * PostgreSQL, so many workspaces can open one database at once).
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { Kysely, Migration, MigrationProvider, RawBuilder } from 'kysely';
 
-/** What differs between dialects in the DDL, as capabilities rather than dialect names. */
+/** What differs between dialects, as capabilities rather than dialect names. */
 export interface DdlCapabilities {
+  /** SQL reading a JSON value at `path` of `column` as a number (NULL when not a number). */
+  jsonNumber(column: string, path: string[]): RawBuilder<number | null>;
+  /** SQL reading a JSON value at `path` of `column` as text (NULL when absent). */
+  jsonText(column: string, path: string[]): RawBuilder<string | null>;
   /** Column type for JSON documents. */
   json: 'text' | 'jsonb';
   /** Column type for auto-incremented ids. */

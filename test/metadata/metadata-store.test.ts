@@ -5,6 +5,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { sha256 } from '../../src/core/digest.js';
 import { isLedgeError } from '../../src/core/errors.js';
 import { MetadataStore } from '../../src/metadata/metadata-store.js';
+import { parseWhere } from '../../src/metadata/where-expression.js';
 import { startPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -88,6 +89,48 @@ for (const backend of backends) {
       assert.deepEqual(JSON.parse(row.metrics), { accuracy: 0.915 });
     });
 
+    it('filters runs with and/or/not, comparisons and parentheses over params, metrics and fields', async (t) => {
+      const store = await open(t, await backend.target(t));
+      const record = async (
+        name: string,
+        status: 'succeeded' | 'failed',
+        params: object,
+        metrics: object,
+      ) => {
+        const id = await store.startExecution({
+          type: 'stage',
+          name,
+          cause: 'manual',
+          ledgeVersion: '0',
+          params: params as never,
+        });
+        await store.finishExecution(id, { status, metrics: metrics as never });
+      };
+      await record('train', 'succeeded', { train: { epochs: 5, lr: 0.1 } }, { accuracy: 0.92 });
+      await record('train', 'succeeded', { train: { epochs: 10, lr: 0.05 } }, { accuracy: 0.88 });
+      await record('train', 'failed', { train: { epochs: 3, opt: 'sgd' } }, {});
+      await record('evaluate', 'succeeded', {}, { accuracy: 0.95, note: 'ok' });
+      const names = async (where: string) =>
+        (await store.listExecutions({ where: parseWhere(where) })).map(
+          (r) => `${r.name}:${JSON.parse(r.params).train?.epochs ?? '-'}`,
+        );
+      assert.deepEqual(await names('metrics.accuracy > 0.9'), ['evaluate:-', 'train:5']);
+      assert.deepEqual(await names('metrics.accuracy > 0.9 or params.train.epochs = 10'), [
+        'evaluate:-',
+        'train:10',
+        'train:5',
+      ]);
+      assert.deepEqual(await names('stage = train and (status = failed or params.train.lr < 0.07)'), [
+        'train:3',
+        'train:10',
+      ]);
+      assert.deepEqual(await names('not status = succeeded'), ['train:3']);
+      assert.deepEqual(await names("params.train.opt = 'sgd'"), ['train:3']);
+      assert.deepEqual(await names('metrics.note ~ o%'), ['evaluate:-']);
+      assert.deepEqual(await names('started >= 2000-01-01 and metrics.accuracy >= 0.95'), ['evaluate:-']);
+      assert.equal((await store.listExecutions({ limit: 2 })).length, 2);
+    });
+
     it('loses nothing when two writers record concurrently', async (t) => {
       const target = await backend.target(t);
       const [a, b] = await Promise.all([open(t, target), open(t, target)]);
@@ -127,5 +170,35 @@ describe('metadata store errors', () => {
       assert.doesNotMatch(error.line, /s3cret/);
       return true;
     });
+  });
+});
+
+describe('--where parsing', () => {
+  it('parses precedence: not > and > or', () => {
+    assert.deepEqual(parseWhere('a.x = 1'.replace('a.x', 'params.x')), {
+      kind: 'compare',
+      field: { kind: 'json', column: 'params', path: ['x'] },
+      op: '=',
+      value: 1,
+    });
+    const tree = parseWhere('status = a or status = b and not stage = c');
+    assert.equal(tree.kind, 'or');
+    assert.equal(tree.kind === 'or' && tree.right.kind, 'and');
+  });
+
+  it('explains mistakes with the column', () => {
+    for (const [source, message] of [
+      ['metrics.accuracy >', /expected a value after '>' at column 19/],
+      ['bogus = 1', /unknown field 'bogus'/],
+      ['(status = a', /expected '\)'/],
+      ["status = 'open", /unterminated string/],
+      ['status = a b', /unexpected 'b'/],
+      ['', /expected a comparison/],
+    ] as const) {
+      assert.throws(
+        () => parseWhere(source),
+        (error) => isLedgeError(error, 'usage') && message.test(error.message),
+      );
+    }
   });
 });

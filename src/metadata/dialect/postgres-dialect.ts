@@ -1,10 +1,23 @@
 /** PostgreSQL for teams and scale, through node-postgres. */
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DdlCapabilities } from '../migrations.js';
 import type { MetadataDatabase } from '../schema.js';
 
-export const postgresCapabilities: DdlCapabilities = { json: 'jsonb', serial: 'serial' };
+const pathArray = (path: string[]) => `{${path.join(',')}}`;
+
+export const postgresCapabilities: DdlCapabilities = {
+  json: 'jsonb',
+  serial: 'serial',
+  jsonNumber: (column, path) =>
+    sql<
+      number | null
+    >`(case when jsonb_typeof(${sql.ref(column)} #> ${pathArray(path)}::text[]) = 'number' then (${sql.ref(column)} #>> ${pathArray(path)}::text[])::double precision end)`,
+  jsonText: (column, path) =>
+    sql<
+      string | null
+    >`(case when jsonb_typeof(${sql.ref(column)} #> ${pathArray(path)}::text[]) in ('number', 'string', 'boolean') then ${sql.ref(column)} #>> ${pathArray(path)}::text[] end)`,
+};
 
 // bigint (COUNT, sizes) as numbers: ledge's sizes stay far below 2^53.
 pg.types.setTypeParser(20, (value) => Number(value));

@@ -2,11 +2,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { DdlCapabilities } from '../migrations.js';
 import type { MetadataDatabase } from '../schema.js';
 
-export const sqliteCapabilities: DdlCapabilities = { json: 'text', serial: 'integer' };
+const jsonPath = (path: string[]) => `$${path.map((part) => `."${part}"`).join('')}`;
+
+export const sqliteCapabilities: DdlCapabilities = {
+  json: 'text',
+  serial: 'integer',
+  jsonNumber: (column, path) =>
+    sql<
+      number | null
+    >`(case when json_type(${sql.ref(column)}, ${jsonPath(path)}) in ('integer', 'real') then json_extract(${sql.ref(column)}, ${jsonPath(path)}) end)`,
+  jsonText: (column, path) =>
+    sql<
+      string | null
+    >`(case when json_type(${sql.ref(column)}, ${jsonPath(path)}) in ('integer', 'real', 'text', 'true', 'false') then cast(json_extract(${sql.ref(column)}, ${jsonPath(path)}) as text) end)`,
+};
 
 export function openSqlite(file: string): Kysely<MetadataDatabase> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
