@@ -20,7 +20,10 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
   },
   metadata: { components: ['core', 'metadata'], packages: ['kysely', 'pg', 'better-sqlite3'] },
   pipeline: { components: ['core', 'store', 'metadata', 'pipeline'], packages: ['yaml', 'zod'] },
-  cli: { components: ['core', 'store', 'cli'], packages: ['commander', 'cli-progress'] },
+  cli: {
+    components: ['core', 'store', 'metadata', 'pipeline', 'cli'],
+    packages: ['commander', 'cli-progress'],
+  },
 };
 
 function sourceFiles(dir: string): string[] {

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { LedgeError } from '../core/errors.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerRemoteCommands } from './commands/remote.js';
+import { registerRunCommands } from './commands/runs.js';
 import { registerTransferCommands } from './commands/transfer.js';
 import { CommandContext, type GlobalOptions } from './context.js';
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerDataCommands(program, context);
   registerRemoteCommands(program, context);
   registerTransferCommands(program, context);
+  registerRunCommands(program, context);
   // Subcommands (and theirs) inherit exit and output handling.
   const inherit = (parent: Command) => {
     for (const command of parent.commands) {

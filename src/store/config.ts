@@ -40,6 +40,8 @@ export const configSchema = z
         jobs: z.number().int().positive().optional(),
         /** Seconds to wait for another ledge process holding the workspace lock. */
         lock_timeout: z.number().nonnegative().optional(),
+        /** Metadata database: a postgres:// URL; default the SQLite file .ledge/state/metadata.db. */
+        db_url: z.string().min(1).optional(),
       })
       .strict()
       .optional(),
@@ -58,6 +60,8 @@ export interface ResolvedConfig {
   hashJobs: number;
   transferJobs: number;
   lockTimeoutSeconds: number;
+  /** A postgres:// URL, or undefined for the embedded SQLite database. */
+  dbUrl: string | undefined;
   remotes: Record<string, RemoteSettings>;
 }
 
@@ -124,6 +128,7 @@ export function resolveConfig(base: LedgeConfig, local: LedgeConfig): ResolvedCo
     hashJobs: jobs ?? Math.max(1, os.availableParallelism()),
     transferJobs: jobs ?? 16,
     lockTimeoutSeconds: envNumber('LEDGE_LOCK_TIMEOUT') ?? core.lock_timeout ?? 120,
+    dbUrl: process.env.LEDGE_DB_URL || core.db_url,
     remotes: merged.remotes ?? {},
   };
 }
