@@ -98,22 +98,17 @@ export function parseWhere(source: string): WhereExpr {
   const end = () =>
     tokens.length ? tokens[tokens.length - 1]!.at + tokens[tokens.length - 1]!.text.length : 0;
 
-  const parseOr = (): WhereExpr => {
-    let left = parseAnd();
-    while (isWord('or')) {
+  /** One precedence level: `operand (word operand)*`, left-associative. */
+  const level = (word: 'and' | 'or', operand: () => WhereExpr) => (): WhereExpr => {
+    let left = operand();
+    while (isWord(word)) {
       pos++;
-      left = { kind: 'or', left, right: parseAnd() };
+      left = { kind: word, left, right: operand() };
     }
     return left;
   };
-  const parseAnd = (): WhereExpr => {
-    let left = parseNot();
-    while (isWord('and')) {
-      pos++;
-      left = { kind: 'and', left, right: parseNot() };
-    }
-    return left;
-  };
+  const parseAnd = (): WhereExpr => level('and', parseNot)();
+  const parseOr = level('or', parseAnd);
   const parseNot = (): WhereExpr => {
     if (isWord('not')) {
       pos++;

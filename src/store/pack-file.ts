@@ -88,10 +88,6 @@ export class PackWriter {
     this.temp = tempPathIn(packDir);
   }
 
-  get bytes(): number {
-    return this.length;
-  }
-
   append(data: Uint8Array, digest: Digest): void {
     this.pending.push(Buffer.from(data)); // a copy: callers reuse their read buffer
     this.pendingBytes += data.length;

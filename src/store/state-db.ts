@@ -74,15 +74,6 @@ export class StateDb {
     })();
   }
 
-  /** Replaces what is known about a remote with a full listing. */
-  replaceRemoteObjects(remote: string, digests: Iterable<Digest>): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM remote_objects WHERE remote = ?').run(remote);
-      this.db.prepare('DELETE FROM remote_complete WHERE remote = ?').run(remote);
-      this.addRemoteObjects(remote, digests);
-    })();
-  }
-
   /** Whether a pointer digest and all it references are known to be on the remote. */
   isRemoteComplete(remote: string, digest: Digest): boolean {
     return (

@@ -14,6 +14,7 @@ import type { Progress } from '../core/progress.js';
 import type { StagedObject } from './object-cache.js';
 import { openRemote } from './remote/open-remote.js';
 import type { ObjectSource, Remote } from './remote/remote.js';
+import { neededObjects, type RemoteKnowledge } from './status.js';
 import type { Store } from './store.js';
 import type { Tracked } from './tracked-paths.js';
 
@@ -101,20 +102,56 @@ export async function remoteHas(remote: Remote, digests: Digest[], jobs: number)
   return present;
 }
 
-/** Objects the tracked paths need, manifests first; and the directory manifests not cached. */
-function neededObjects(store: Store, tracked: Tracked[]): { objects: Digest[]; unknownManifests: Digest[] } {
+/** Objects the tracked paths need; and the directory manifests not cached (contents unknown). */
+function collectObjects(store: Store, tracked: Tracked[]): { objects: Digest[]; unknownManifests: Digest[] } {
   const objects = new Set<Digest>();
   const unknownManifests: Digest[] = [];
   for (const item of tracked) {
-    objects.add(item.pointer.digest);
-    if (item.pointer.type !== 'dir') continue;
-    if (!store.cache.has(item.pointer.digest)) {
+    const needed = neededObjects(store, item);
+    if (needed === undefined) {
+      objects.add(item.pointer.digest);
       unknownManifests.push(item.pointer.digest);
-      continue;
+    } else {
+      for (const digest of needed) objects.add(digest);
     }
-    for (const entry of store.readManifest(item.pointer.digest)) objects.add(entry.digest);
   }
   return { objects: [...objects], unknownManifests };
+}
+
+/**
+ * What `status` knows of a remote: by default the local records (versions pushed completely,
+ * objects seen there), with no network; with `ask`, a fresh check against the remote itself,
+ * which also refreshes those records.
+ */
+export async function remoteKnowledge(
+  store: Store,
+  tracked: Tracked[],
+  remoteName: string,
+  ask: boolean,
+): Promise<RemoteKnowledge> {
+  if (!ask) {
+    return {
+      isComplete: (digest) => store.state.isRemoteComplete(remoteName, digest),
+      objects: () => store.state.remoteObjects(remoteName),
+    };
+  }
+  const remote = await openNamedRemote(store, remoteName);
+  try {
+    const present = await remoteHas(
+      remote,
+      collectObjects(store, tracked).objects,
+      store.ws.config.transferJobs,
+    );
+    store.state.addRemoteObjects(remoteName, present);
+    const complete = tracked.filter((t) => neededObjects(store, t)?.every((d) => present.has(d)) ?? false);
+    store.state.markRemoteComplete(
+      remoteName,
+      complete.map((t) => t.pointer.digest),
+    );
+    return { isComplete: () => false, objects: () => present };
+  } finally {
+    await remote.close();
+  }
 }
 
 export async function push(
@@ -130,7 +167,7 @@ export async function push(
       ? tracked
       : tracked.filter((t) => !store.state.isRemoteComplete(remote.name, t.pointer.digest));
     if (pending.length === 0) return { ...emptyResult(remote), upToDate: tracked.length };
-    const { objects } = neededObjects(store, pending);
+    const { objects } = collectObjects(store, pending);
     const cached = store.cache.listAll();
     const local = objects.filter((d) => cached.has(d));
     const present = await remoteHas(remote, local, jobs);
@@ -251,7 +288,7 @@ export async function fetch(
   };
   try {
     // First the directory manifests we lack, which say what else is needed.
-    const first = neededObjects(store, tracked);
+    const first = collectObjects(store, tracked);
     if (first.unknownManifests.length > 0) {
       options.progress?.start(
         `fetching manifests from ${remote.name}`,
@@ -260,7 +297,7 @@ export async function fetch(
       );
       await downloadAll(first.unknownManifests).finally(() => options.progress?.stop());
     }
-    const { objects } = neededObjects(store, tracked);
+    const { objects } = collectObjects(store, tracked);
     const cached = store.cache.listAll();
     const missing = objects.filter((d) => !cached.has(d));
     result.objects = objects.length;

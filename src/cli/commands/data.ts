@@ -1,6 +1,5 @@
 /** Commands on the workspace and its cache: init, add, status, checkout, gc, fsck. */
 import type { Command } from 'commander';
-import type { RemoteKnowledge } from '../../store/status.js';
 import type { CommandContext } from '../context.js';
 import { count, formatBytes } from '../format.js';
 
@@ -55,40 +54,22 @@ export function registerDataCommands(program: Command, context: () => CommandCon
     .option('-r, --remote [name]', 'ask the remote what it holds instead of using what ledge last saw')
     .action(async (paths: string[], opts: { json?: boolean; remote?: string | boolean }) => {
       const ctx = context();
-      const [{ status }, { resolveTracked }, { remoteHas, openNamedRemote }, { neededObjects }] =
-        await Promise.all([
-          import('../../store/status.js'),
-          import('../../store/tracked-paths.js'),
-          import('../../store/transfer.js'),
-          import('../../store/status.js'),
-        ]);
+      const [{ status }, { resolveTracked }, { remoteKnowledge }] = await Promise.all([
+        import('../../store/status.js'),
+        import('../../store/tracked-paths.js'),
+        import('../../store/transfer.js'),
+      ]);
       const entries = await ctx.withStore(async (store) => {
         const tracked = resolveTracked(store.ws, paths, ctx.cwd);
         const remoteName = typeof opts.remote === 'string' ? opts.remote : store.ws.config.remote;
-        let remote: RemoteKnowledge | undefined = remoteName
-          ? {
-              isComplete: (digest) => store.state.isRemoteComplete(remoteName, digest),
-              objects: () => store.state.remoteObjects(remoteName),
-            }
-          : undefined;
-        if (opts.remote && remoteName) {
-          const connection = await openNamedRemote(store, remoteName);
-          try {
-            const needed = tracked.flatMap((t) => neededObjects(store, t) ?? [t.pointer.digest]);
-            const present = await remoteHas(connection, needed, store.ws.config.transferJobs);
-            store.state.addRemoteObjects(remoteName, present);
-            const complete = tracked.filter((t) =>
-              (neededObjects(store, t) ?? []).every((d) => present.has(d)),
-            );
-            store.state.markRemoteComplete(
+        const remote = remoteName
+          ? await remoteKnowledge(
+              store,
+              tracked,
               remoteName,
-              complete.map((t) => t.pointer.digest),
-            );
-            remote = { isComplete: () => false, objects: () => present };
-          } finally {
-            await connection.close();
-          }
-        }
+              opts.remote !== undefined && opts.remote !== false,
+            )
+          : undefined;
         const result = await status(store, tracked, { progress: ctx.progress, remote });
         return { remote: remoteName, entries: result };
       });
