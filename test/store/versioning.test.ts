@@ -14,7 +14,7 @@ import { readPointer } from '../../src/store/pointer-file.js';
 import { status } from '../../src/store/status.js';
 import { Store } from '../../src/store/store.js';
 import { resolveTracked } from '../../src/store/tracked-paths.js';
-import { fetch, push } from '../../src/store/transfer.js';
+import { fetch, push, remoteKnowledge } from '../../src/store/transfer.js';
 import { Workspace } from '../../src/store/workspace.js';
 import { startS3Server } from '../helpers/s3-server.js';
 import { tempDir, writeTree } from '../helpers/temp-dir.js';
@@ -310,6 +310,39 @@ describe('remotes: push, fetch, fsck --repair', () => {
       assert.deepEqual((await fsck(storeB)).corrupt, []);
     });
   }
+
+  it('status --remote asks the remote, and never counts a version whose manifest it lacks as pushed', async (t) => {
+    const a = tempDir(t);
+    const remoteDir = path.join(tempDir(t), 'remote');
+    writeTree(a, { 'set/x.txt': 'x', 'set/y.txt': 'y' });
+    const storeA = openStore(t, a);
+    storeA.ws.updateConfig('shared', (config) => {
+      config.remotes = { origin: { url: remoteDir } };
+      config.core = { remote: 'origin' };
+    });
+    await addPaths(storeA, ['set'], { cwd: a });
+    const tracked = resolveTracked(storeA.ws, [], a);
+    let [entry] = await status(storeA, tracked, {
+      remote: await remoteKnowledge(storeA, tracked, 'origin', true),
+    });
+    assert.equal(entry!.notPushed, 3);
+
+    // Another workspace pushed it; this one learns so only by asking.
+    await push(storeA, tracked);
+    const b = tempDir(t);
+    fs.mkdirSync(path.join(b, '.ledge'));
+    fs.copyFileSync(path.join(a, '.ledge/config.yaml'), path.join(b, '.ledge/config.yaml'));
+    fs.copyFileSync(path.join(a, 'set.ledge'), path.join(b, 'set.ledge'));
+    const storeB = openStore(t, b);
+    const trackedB = resolveTracked(storeB.ws, [], b);
+    await remoteKnowledge(storeB, trackedB, 'origin', true);
+    // B lacks the manifest, so it cannot know the files are there: not recorded as complete.
+    assert.equal(storeB.state.isRemoteComplete('origin', trackedB[0]!.pointer.digest), false);
+    [entry] = await status(storeA, tracked, {
+      remote: await remoteKnowledge(storeA, tracked, 'origin', true),
+    });
+    assert.equal(entry!.notPushed, 0);
+  });
 
   it('refuses a corrupt object from the remote and leaves the cache without it', async (t) => {
     const a = tempDir(t);
