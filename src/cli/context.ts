@@ -1,5 +1,7 @@
 /** What every command handler gets: parsed global options, output helpers, the store. */
+import path from 'node:path';
 import type { Progress } from '../core/progress.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { Store } from '../store/store.js';
 import { terminalProgress } from './progress-bar.js';
 
@@ -54,6 +56,23 @@ export class CommandContext {
     } finally {
       lock.release();
       store.close();
+    }
+  }
+
+  /** Where the workspace's metadata lives: LEDGE_DB_URL / core.db_url, else SQLite in .ledge/state. */
+  metadataTarget(store: Store): string {
+    return store.ws.config.dbUrl ?? path.join(store.ws.stateDir, 'metadata.db');
+  }
+
+  /** Opens the workspace's metadata database (`store`'s, or the workspace found from cwd). */
+  async openMetadata(store?: Store): Promise<MetadataStore> {
+    const { MetadataStore } = await import('../metadata/metadata-store.js');
+    if (store) return MetadataStore.open(this.metadataTarget(store));
+    const opened = await this.openStore();
+    try {
+      return await MetadataStore.open(this.metadataTarget(opened));
+    } finally {
+      opened.close();
     }
   }
 

@@ -5,13 +5,16 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { LedgeError } from '../core/errors.js';
+import { runInterruptHandlers } from '../core/interrupt.js';
 import { registerDataCommands } from './commands/data.js';
+import { registerLineageCommand } from './commands/lineage.js';
+import { registerMetricsCommands } from './commands/metrics.js';
+import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerRemoteCommands } from './commands/remote.js';
 import { registerRunCommands } from './commands/runs.js';
 import { registerTransferCommands } from './commands/transfer.js';
 import { CommandContext, type GlobalOptions } from './context.js';
-
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
   const program = new Command('ledge')
@@ -37,7 +40,10 @@ export function buildProgram(): Command {
   registerDataCommands(program, context);
   registerRemoteCommands(program, context);
   registerTransferCommands(program, context);
+  registerPipelineCommands(program, context);
   registerRunCommands(program, context);
+  registerMetricsCommands(program, context);
+  registerLineageCommand(program, context);
   // Subcommands (and theirs) inherit exit and output handling.
   const inherit = (parent: Command) => {
     for (const command of parent.commands) {
@@ -86,8 +92,9 @@ export function reportError(error: unknown, argv: string[]): number {
 
 export async function main(argv: string[]): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
-    // Exiting (rather than dying) runs the exit hooks that release the workspace lock.
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    // Commands that run long (ledge run) stop their children and record the interruption;
+    // then exiting (rather than dying) runs the exit hooks that release the workspace lock.
+    void runInterruptHandlers(15_000).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -71,3 +71,46 @@ export function readBlobs(dir: string, ids: string[]): Promise<Map<string, strin
     child.stdin.end(ids.map((id) => `${id}\n`).join(''));
   });
 }
+
+/** The commit id a revision (`HEAD`, `main~2`, a tag…) names; a LedgeError when it names none. */
+export function resolveCommit(dir: string, rev: string): string {
+  try {
+    return git(dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`]).trim();
+  } catch (error) {
+    if (!isGitRepo(dir)) {
+      throw new LedgeError('git', `${dir} is not in a git repository`, {
+        hint: 'run `git init` and commit, then compare with a commit',
+        cause: error,
+      });
+    }
+    throw new LedgeError('git', `unknown git revision '${rev}'`, {
+      hint: 'give a commit, branch or tag (see `git log`); a new repository needs a first commit',
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The text of the file `relPath` (relative to `dir`) at a commit, or undefined when the commit
+ * has no such file. Resolve user-given revisions with `resolveCommit` first.
+ */
+export function showFile(dir: string, commit: string, relPath: string): string | undefined {
+  try {
+    return git(dir, ['cat-file', 'blob', `${commit}:./${relPath}`]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The checked-out commit and whether tracked files differ from it; undefined outside git. */
+export function gitState(dir: string): { commit: string | undefined; dirty: boolean } | undefined {
+  if (!isGitRepo(dir)) return undefined;
+  let commit: string | undefined;
+  try {
+    commit = git(dir, ['rev-parse', '--verify', '-q', 'HEAD']).trim() || undefined;
+  } catch {
+    commit = undefined; // a repository without commits yet
+  }
+  const dirty = git(dir, ['status', '--porcelain', '--untracked-files=no']).trim() !== '';
+  return { commit, dirty };
+}

@@ -20,6 +20,11 @@ export interface ExecutionStart {
   gitDirty?: boolean | undefined;
   ledgeVersion: string;
   params?: Record<string, unknown>;
+  /** Run-cache key (stage executions). */
+  cacheKey?: string | undefined;
+  /** `host:/path` of the workspace. */
+  workspace?: string | undefined;
+  properties?: Record<string, unknown>;
 }
 
 export interface ExecutionEnd {
@@ -27,6 +32,17 @@ export interface ExecutionEnd {
   exitCode?: number | undefined;
   metrics?: Record<string, unknown>;
   logDigest?: string | undefined;
+  /** Merged into the properties given at the start. */
+  properties?: Record<string, unknown>;
+}
+
+/** An output a stage execution recorded: where it wrote what. */
+export interface RecordedOutput {
+  path: string;
+  digest: string;
+  type: string;
+  size: number;
+  properties: Record<string, unknown>;
 }
 
 export interface ArtifactInput {
@@ -35,6 +51,28 @@ export interface ArtifactInput {
   uri: string;
   size: number;
   properties?: Record<string, unknown>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A JSON object column's value (an empty object for anything else). */
+export function parseObject(text: string | null | undefined): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Shows a database URL without its password. */
@@ -97,6 +135,8 @@ export class MetadataStore {
     } finally {
       lock?.release();
     }
+    // Executions whose process was killed on this host are not "running" any more.
+    await store.interruptAbandoned();
     return store;
   }
 
@@ -160,6 +200,10 @@ export class MetadataStore {
         params: JSON.stringify(start.params ?? {}),
         metrics: '{}',
         log_digest: null,
+        cache_key: start.cacheKey ?? null,
+        pid: process.pid,
+        workspace: start.workspace ?? null,
+        properties: JSON.stringify(start.properties ?? {}),
       })
       .returning('id')
       .executeTakeFirstOrThrow();
@@ -167,6 +211,15 @@ export class MetadataStore {
   }
 
   async finishExecution(id: number, end: ExecutionEnd): Promise<void> {
+    let properties: string | undefined;
+    if (end.properties) {
+      const row = await this.db
+        .selectFrom('executions')
+        .select('properties')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      properties = JSON.stringify({ ...parseObject(row?.properties), ...end.properties });
+    }
     await this.db
       .updateTable('executions')
       .set({
@@ -175,8 +228,123 @@ export class MetadataStore {
         ended_at: new Date().toISOString(),
         metrics: JSON.stringify(end.metrics ?? {}),
         log_digest: end.logDigest ?? null,
+        ...(properties === undefined ? {} : { properties }),
       })
       .where('id', '=', id)
+      .execute();
+  }
+
+  /**
+   * Marks executions left `running` on this host by processes that no longer exist (a killed
+   * `ledge run`) as interrupted; returns how many.
+   */
+  async interruptAbandoned(isAlive: (pid: number) => boolean = processAlive): Promise<number> {
+    const rows = await this.db
+      .selectFrom('executions')
+      .select(['id', 'pid'])
+      .where('status', '=', 'running')
+      .where('host', '=', os.hostname())
+      .execute();
+    const dead = rows.filter((row) => row.pid !== null && row.pid !== process.pid && !isAlive(row.pid));
+    if (dead.length === 0) return 0;
+    await this.db
+      .updateTable('executions')
+      .set({ status: 'interrupted', ended_at: new Date().toISOString() })
+      .where(
+        'id',
+        'in',
+        dead.map((row) => row.id),
+      )
+      .where('status', '=', 'running')
+      .execute();
+    return dead.length;
+  }
+
+  /** The newest succeeded stage executions with this run-cache key, newest first. */
+  async executionsWithCacheKey(
+    cacheKey: string,
+    limit = 5,
+  ): Promise<{ id: number; workspace: string | null }[]> {
+    return this.db
+      .selectFrom('executions')
+      .select(['id', 'workspace'])
+      .where('cache_key', '=', cacheKey)
+      .where('status', '=', 'succeeded')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+  }
+
+  /** The artifacts an execution read or wrote, by path. */
+  async eventsOf(
+    executionIds: number[],
+    kind?: 'input' | 'output',
+  ): Promise<(RecordedOutput & { executionId: number; kind: string })[]> {
+    if (executionIds.length === 0) return [];
+    let query = this.db
+      .selectFrom('events')
+      .innerJoin('artifacts', 'artifacts.id', 'events.artifact_id')
+      .select([
+        'events.execution_id as executionId',
+        'events.kind as kind',
+        'events.path as path',
+        'artifacts.digest as digest',
+        'artifacts.type as type',
+        'artifacts.size as size',
+        'artifacts.properties as properties',
+      ])
+      .where('events.execution_id', 'in', executionIds);
+    if (kind) query = query.where('events.kind', '=', kind);
+    const rows = await query
+      .orderBy('events.execution_id')
+      .orderBy('events.kind')
+      .orderBy('events.path')
+      .execute();
+    return rows.map((row) => ({ ...row, size: Number(row.size), properties: parseObject(row.properties) }));
+  }
+
+  /** The digests of every recorded stage log (kept by `ledge gc`). */
+  async logDigests(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('executions')
+      .select('log_digest')
+      .distinct()
+      .where('log_digest', 'is not', null)
+      .execute();
+    return rows.map((row) => row.log_digest!);
+  }
+
+  /** A context (pipeline, experiment…) by type and name, created on first use; returns its id. */
+  async putContext(type: string, name: string): Promise<number> {
+    await this.db
+      .insertInto('contexts')
+      .values({ type, name, created_at: new Date().toISOString() })
+      .onConflict((oc) => oc.columns(['type', 'name']).doNothing())
+      .execute();
+    const row = await this.db
+      .selectFrom('contexts')
+      .select('id')
+      .where('type', '=', type)
+      .where('name', '=', name)
+      .executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  /** Puts an execution into a context. */
+  async associate(contextId: number, executionId: number): Promise<void> {
+    await this.db
+      .insertInto('associations')
+      .values({ context_id: contextId, execution_id: executionId })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  /** Puts an artifact into a context. */
+  async attribute(contextId: number, artifactId: number): Promise<void> {
+    await this.db
+      .insertInto('attributions')
+      .values({ context_id: contextId, artifact_id: artifactId })
+      .onConflict((oc) => oc.doNothing())
       .execute();
   }
 

@@ -93,6 +93,34 @@ function migrations(caps: DdlCapabilities): Record<string, Migration> {
         }
       },
     },
+    '0002_pipeline_runs': {
+      // What the pipeline executor needs: the run-cache key of a stage execution, the process
+      // and workspace that ran it (to find runs left "running" by a killed process), and free-form
+      // properties (environment, why it ran, where a restored execution came from).
+      async up(db: Kysely<unknown>) {
+        for (const [name, type] of [
+          ['cache_key', 'text'],
+          ['pid', 'integer'],
+          ['workspace', 'text'],
+        ] as const) {
+          await db.schema.alterTable('executions').addColumn(name, type).execute();
+        }
+        await db.schema
+          .alterTable('executions')
+          .addColumn('properties', caps.json, (c) => c.notNull().defaultTo('{}'))
+          .execute();
+        await db.schema
+          .createIndex('executions_by_cache_key')
+          .on('executions')
+          .columns(['cache_key', 'status'])
+          .execute();
+        await db.schema
+          .createIndex('executions_by_status')
+          .on('executions')
+          .columns(['status', 'host'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -45,6 +45,14 @@ export interface ExecutionTable {
   params: JsonText;
   metrics: JsonText;
   log_digest: string | null;
+  /** Run-cache key of a stage execution: sha256 of its command, dependency digests and params. */
+  cache_key: string | null;
+  /** The process that ran it, to mark runs of killed processes as interrupted. */
+  pid: number | null;
+  /** `host:/absolute/path` of the workspace it ran in. */
+  workspace: string | null;
+  /** Environment (package versions, OS), reasons it ran, where a restored output came from. */
+  properties: ColumnType<JsonText, JsonText | undefined, JsonText>;
 }
 
 export interface EventTable {

@@ -71,6 +71,9 @@ export const pipelineSchema = z
   })
   .strict();
 
+/** The pipeline file, at the workspace root. */
+export const PIPELINE_FILE = 'ledge.yaml';
+
 export type StageSpec = z.infer<typeof stageSchema>;
 
 /** A stage with every path resolved to a workspace-relative POSIX path. */

@@ -15,6 +15,8 @@ import { POINTER_SUFFIX } from './workspace.js';
 export interface GcOptions {
   allCommits?: boolean;
   dryRun?: boolean;
+  /** More versions to keep, e.g. the stage outputs recorded in pipeline lock files. */
+  extraRoots?: Pointer[];
 }
 
 export interface GcResult {
@@ -50,7 +52,10 @@ async function rootPointers(store: Store, allCommits: boolean): Promise<Pointer[
 }
 
 export async function gc(store: Store, options: GcOptions = {}): Promise<GcResult> {
-  const pointers = await rootPointers(store, options.allCommits ?? false);
+  const pointers = [
+    ...(await rootPointers(store, options.allCommits ?? false)),
+    ...(options.extraRoots ?? []),
+  ];
   const keep = new Set<Digest>();
   const unknownManifests: Digest[] = [];
   for (const pointer of pointers) {

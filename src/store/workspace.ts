@@ -135,11 +135,14 @@ export class Workspace {
     return path.join(this.root, ...relative.split('/'));
   }
 
-  /** Takes the workspace lock for a command that changes state. */
-  async lock(command: string, onWait?: (message: string) => void): Promise<Lock> {
+  /**
+   * Takes the workspace lock for a command that changes state, waiting up to the configured
+   * lock timeout (or `timeoutSeconds`: Infinity waits as long as the holder lives).
+   */
+  async lock(command: string, onWait?: (message: string) => void, timeoutSeconds?: number): Promise<Lock> {
     return acquireLock(this.lockPath, {
       command,
-      timeoutMs: this.config.lockTimeoutSeconds * 1000,
+      timeoutMs: (timeoutSeconds ?? this.config.lockTimeoutSeconds) * 1000,
       onWait: (holder) =>
         onWait?.(
           `waiting for the workspace lock held by PID ${holder.pid} (${holder.command}, since ${holder.since})`,

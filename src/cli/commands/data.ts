@@ -1,7 +1,43 @@
 /** Commands on the workspace and its cache: init, add, status, checkout, gc, fsck. */
+import fs from 'node:fs';
 import type { Command } from 'commander';
+import type { Digest } from '../../core/digest.js';
+import { isGitRepo } from '../../core/git.js';
+import type { Store } from '../../store/store.js';
 import type { CommandContext } from '../context.js';
 import { count, formatBytes } from '../format.js';
+
+/** Which stages of the workspace's ledge.yaml are stale, and why (undefined without a pipeline). */
+async function pipelineStatus(store: Store) {
+  const [{ PipelineExecutor }, { RunRecorder }, { loadPipeline }, { PIPELINE_FILE }] = await Promise.all([
+    import('../../pipeline/executor.js'),
+    import('../../pipeline/run-recorder.js'),
+    import('./pipeline.js'),
+    import('../../pipeline/pipeline-file.js'),
+  ]);
+  if (!fs.existsSync(store.ws.absolutePath(PIPELINE_FILE))) return undefined;
+  const pipeline = await loadPipeline(store);
+  const quiet = { stageStarting() {}, stageLine() {}, stageFinished() {}, note() {} };
+  const recorder = new RunRecorder(
+    () => Promise.reject(new Error('status does not open the metadata database')),
+    store.ws.root,
+    '',
+  );
+  const summary = await new PipelineExecutor(store, pipeline, recorder, quiet).run({
+    targets: [],
+    jobs: 1,
+    force: false,
+    dryRun: true,
+    keepGoing: true,
+    runCache: false,
+    cause: 'status',
+  });
+  return summary.stages.map((s) => ({
+    name: s.name,
+    state: s.outcome === 'up-to-date' ? ('up-to-date' as const) : ('stale' as const),
+    reasons: s.reasons,
+  }));
+}
 
 export function registerDataCommands(program: Command, context: () => CommandContext): void {
   program
@@ -71,11 +107,20 @@ export function registerDataCommands(program: Command, context: () => CommandCon
             )
           : undefined;
         const result = await status(store, tracked, { progress: ctx.progress, remote });
-        return { remote: remoteName, entries: result };
+        const stages = paths.length === 0 ? await pipelineStatus(store) : undefined;
+        return { remote: remoteName, entries: result, ...(stages ? { stages } : {}) };
       });
       if (opts.json) return ctx.json(entries);
+      if (entries.stages) {
+        ctx.say('Pipeline stages (ledge.yaml):');
+        for (const s of entries.stages) {
+          ctx.say(
+            `  ${s.name}: ${s.state === 'up-to-date' ? 'up to date' : `stale (${s.reasons.join('; ')})`}`,
+          );
+        }
+      }
       if (entries.entries.length === 0) {
-        ctx.say('No tracked paths. Track data with `ledge add <path>`.');
+        if (!entries.stages) ctx.say('No tracked paths. Track data with `ledge add <path>`.');
         return;
       }
       for (const e of entries.entries) {
@@ -114,12 +159,12 @@ export function registerDataCommands(program: Command, context: () => CommandCon
     .option('--json', 'print the result as JSON')
     .action(async (paths: string[], opts: { force?: boolean; json?: boolean }) => {
       const ctx = context();
-      const [{ checkout }, { resolveTracked }] = await Promise.all([
+      const [{ checkout }, { resolveTrackedAndOutputs }] = await Promise.all([
         import('../../store/checkout.js'),
-        import('../../store/tracked-paths.js'),
+        import('../../pipeline/pipeline-outputs.js'),
       ]);
       const results = await ctx.withLockedStore('ledge checkout', (store) =>
-        checkout(store, resolveTracked(store.ws, paths, ctx.cwd), {
+        checkout(store, resolveTrackedAndOutputs(store.ws, paths, ctx.cwd), {
           force: opts.force,
           progress: ctx.progress,
         }),
@@ -140,10 +185,29 @@ export function registerDataCommands(program: Command, context: () => CommandCon
     .option('--json', 'print the result as JSON')
     .action(async (opts: { allCommits?: boolean; dryRun?: boolean; json?: boolean }) => {
       const ctx = context();
-      const { gc } = await import('../../store/gc.js');
-      const result = await ctx.withLockedStore('ledge gc', (store) =>
-        gc(store, { allCommits: opts.allCommits, dryRun: opts.dryRun }),
-      );
+      const [{ gc }, outputs] = await Promise.all([
+        import('../../store/gc.js'),
+        import('../../pipeline/pipeline-outputs.js'),
+      ]);
+      const result = await ctx.withLockedStore('ledge gc', async (store) => {
+        // Stage outputs recorded in ledge.lock (and, with --all-commits, in any commit's) stay.
+        const extraRoots = outputs.lockedOutputs(store.ws).map((t) => t.pointer);
+        if (opts.allCommits && isGitRepo(store.ws.root)) {
+          extraRoots.push(...(await outputs.lockedOutputsInHistory(store.ws)));
+        }
+        // Stage logs are referenced from the metadata database only.
+        if (store.ws.config.dbUrl || fs.existsSync(ctx.metadataTarget(store))) {
+          const metadata = await ctx.openMetadata(store);
+          try {
+            for (const digest of await metadata.logDigests()) {
+              extraRoots.push({ version: 1, path: 'log', type: 'file', digest: digest as Digest, size: 0 });
+            }
+          } finally {
+            await metadata.close();
+          }
+        }
+        return gc(store, { allCommits: opts.allCommits, dryRun: opts.dryRun, extraRoots });
+      });
       if (opts.json) return ctx.json(result);
       const verb = opts.dryRun ? 'would remove' : 'removed';
       ctx.say(

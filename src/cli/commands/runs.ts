@@ -1,8 +1,9 @@
-/** `ledge runs list|show`: search the recorded pipeline runs and stage executions. */
-import path from 'node:path';
+/** `ledge runs list|show|diff|log`: search, compare and read the recorded runs and stage executions. */
 import type { Command } from 'commander';
+import { shortDigest } from '../../core/digest.js';
 import { LedgeError } from '../../core/errors.js';
 import type { CommandContext } from '../context.js';
+import { formatChange, formatValue, table } from '../table.js';
 
 interface ListFlags {
   where?: string;
@@ -11,17 +12,14 @@ interface ListFlags {
   json?: boolean;
 }
 
-/** Opens the workspace's metadata database: LEDGE_DB_URL / core.db_url, else SQLite in .ledge/state. */
-async function openMetadata(ctx: CommandContext) {
-  const [{ MetadataStore }, store] = await Promise.all([
-    import('../../metadata/metadata-store.js'),
-    ctx.openStore(),
-  ]);
-  try {
-    return await MetadataStore.open(store.ws.config.dbUrl ?? path.join(store.ws.stateDir, 'metadata.db'));
-  } finally {
-    store.close();
-  }
+/** A run or execution id given on the command line. */
+function executionIdOf(text: string): number {
+  const id = Number(text);
+  if (!Number.isSafeInteger(id) || id < 1)
+    throw new LedgeError('usage', `run id must be a positive number, not '${text}'`, {
+      hint: 'see `ledge runs list`',
+    });
+  return id;
 }
 
 function parseJson(text: string): unknown {
@@ -52,7 +50,7 @@ export function registerRunCommands(program: Command, context: () => CommandCont
       }
       const { parseWhere } = await import('../../metadata/where-expression.js');
       const where = flags.where === undefined ? undefined : parseWhere(flags.where);
-      const metadata = await openMetadata(ctx);
+      const metadata = await ctx.openMetadata();
       try {
         const rows = await metadata.listExecutions({
           where,
@@ -84,20 +82,11 @@ export function registerRunCommands(program: Command, context: () => CommandCont
     .option('--json', 'print the result as JSON')
     .action(async (id: string, flags: { json?: boolean }) => {
       const ctx = context();
-      const executionId = Number(id);
-      if (!Number.isInteger(executionId))
-        throw new LedgeError('usage', `run id must be a number, not '${id}'`);
-      const metadata = await openMetadata(ctx);
+      const executionId = executionIdOf(id);
+      const { getExecution } = await import('../../metadata/execution-queries.js');
+      const metadata = await ctx.openMetadata();
       try {
-        const row = await metadata.db
-          .selectFrom('executions')
-          .selectAll()
-          .where('id', '=', executionId)
-          .executeTakeFirst();
-        if (!row)
-          throw new LedgeError('usage', `no run or execution with id ${executionId}`, {
-            hint: 'see `ledge runs list`',
-          });
+        const row = await getExecution(metadata.db, executionId);
         const events = await metadata.db
           .selectFrom('events')
           .innerJoin('artifacts', 'artifacts.id', 'events.artifact_id')
@@ -122,6 +111,108 @@ export function registerRunCommands(program: Command, context: () => CommandCont
         for (const e of events) ctx.say(`  ${e.kind.padEnd(6)} ${e.path} ${e.digest} (${e.size} bytes)`);
       } finally {
         await metadata.close();
+      }
+    });
+
+  runs
+    .command('diff')
+    .description('compare two runs or stage executions: params, metrics and artifact digests')
+    .argument('<a>', 'run or stage execution id (the old side)')
+    .argument('<b>', 'run or stage execution id (the new side)')
+    .option('-a, --all', 'also show what did not change')
+    .option('--json', 'print the result as JSON')
+    .action(async (a: string, b: string, flags: { all?: boolean; json?: boolean }) => {
+      const ctx = context();
+      const [idA, idB] = [executionIdOf(a), executionIdOf(b)];
+      const { diffExecutions } = await import('../../pipeline/run-records.js');
+      const metadata = await ctx.openMetadata();
+      let diff: Awaited<ReturnType<typeof diffExecutions>>;
+      try {
+        diff = await diffExecutions(metadata, idA, idB, { all: flags.all });
+      } finally {
+        await metadata.close();
+      }
+      if (flags.json) return ctx.json(diff);
+      const label = (e: typeof diff.a) => `${e.type} ${e.id} (${e.name}, ${e.status}, ${e.startedAt})`;
+      ctx.say(`${label(diff.a)} -> ${label(diff.b)}`);
+      const none = flags.all ? 'none' : 'no differences';
+      const section = (title: string, header: string[], rows: string[][]) => {
+        if (rows.length === 0) return ctx.say(`${title}: ${none}`);
+        ctx.say(`${title}:`);
+        for (const line of table([header, ...rows])) ctx.say(`  ${line}`);
+      };
+      const [colA, colB] = [String(diff.a.id), String(diff.b.id)];
+      for (const title of ['params', 'metrics'] as const) {
+        section(
+          title,
+          ['key', colA, colB, 'change'],
+          diff[title].map((row) => [row.key, formatValue(row.old), formatValue(row.new), formatChange(row)]),
+        );
+      }
+      const digest = (value: unknown) =>
+        typeof value === 'string' && value.startsWith('sha256:')
+          ? shortDigest(value as `sha256:${string}`)
+          : formatValue(value);
+      section(
+        'artifacts',
+        ['kind', 'path', colA, colB, 'change'],
+        diff.artifacts.map((row) => [
+          row.kind,
+          row.path,
+          digest(row.old),
+          digest(row.new),
+          formatChange(row),
+        ]),
+      );
+    });
+
+  runs
+    .command('log')
+    .description("print a stage execution's log, or the logs of every stage of a run")
+    .argument('<id>', 'run or stage execution id')
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, flags: { json?: boolean }) => {
+      const ctx = context();
+      const executionId = executionIdOf(id);
+      const { executionLogs } = await import('../../pipeline/run-records.js');
+      const { execution, logs } = await ctx.withStore(async (store) => {
+        const metadata = await ctx.openMetadata(store);
+        try {
+          return await executionLogs(metadata, store.cache, executionId);
+        } finally {
+          await metadata.close();
+        }
+      });
+      if (flags.json) {
+        return ctx.json({
+          execution,
+          logs: logs.map(({ content, ...log }) => ({ ...log, log: content?.toString('utf8') ?? null })),
+        });
+      }
+      if (execution.type !== 'run') {
+        const log = logs[0]!;
+        if (!log.content) {
+          throw new LedgeError(
+            'missing-object',
+            `stage execution ${log.id} (${log.name}) has no log recorded (status ${log.status})`,
+            { hint: 'a log is recorded when the stage finishes' },
+          );
+        }
+        if (log.restoredFrom !== undefined)
+          ctx.note(`restored from the run-cache: the log of execution ${log.restoredFrom}`);
+        process.stdout.write(log.content);
+        return;
+      }
+      if (logs.length === 0) return ctx.say(`run ${execution.id} has no stage executions`);
+      for (const log of logs) {
+        const from = log.restoredFrom === undefined ? '' : `, log of execution ${log.restoredFrom}`;
+        process.stdout.write(`==> ${log.name} (execution ${log.id}, ${log.status}${from}) <==\n`);
+        if (!log.content) process.stdout.write('(no log recorded)\n');
+        else {
+          process.stdout.write(log.content);
+          if (log.content.length > 0 && log.content[log.content.length - 1] !== 10)
+            process.stdout.write('\n');
+        }
       }
     });
 }

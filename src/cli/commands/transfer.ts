@@ -40,13 +40,13 @@ export function registerTransferCommands(program: Command, context: () => Comman
     .option('--verify-remote', 'ask the remote what it holds even for versions pushed before')
     .action(async (paths: string[], flags: TransferFlags & { verifyRemote?: boolean }) => {
       const ctx = context();
-      const [{ push }, { resolveTracked }] = await Promise.all([
+      const [{ push }, { resolveTrackedAndOutputs }] = await Promise.all([
         import('../../store/transfer.js'),
-        import('../../store/tracked-paths.js'),
+        import('../../pipeline/pipeline-outputs.js'),
       ]);
       const started = performance.now();
       const result = await ctx.withLockedStore('ledge push', (store) =>
-        push(store, resolveTracked(store.ws, paths, ctx.cwd), {
+        push(store, resolveTrackedAndOutputs(store.ws, paths, ctx.cwd), {
           remote: flags.remote,
           jobs: jobsOf(flags),
           progress: ctx.progress,
@@ -65,13 +65,13 @@ export function registerTransferCommands(program: Command, context: () => Comman
     program.command('fetch').description('download missing objects into the cache (workspace untouched)'),
   ).action(async (paths: string[], flags: TransferFlags) => {
     const ctx = context();
-    const [{ fetch }, { resolveTracked }] = await Promise.all([
+    const [{ fetch }, { resolveTrackedAndOutputs }] = await Promise.all([
       import('../../store/transfer.js'),
-      import('../../store/tracked-paths.js'),
+      import('../../pipeline/pipeline-outputs.js'),
     ]);
     const started = performance.now();
     const result = await ctx.withLockedStore('ledge fetch', (store) =>
-      fetch(store, resolveTracked(store.ws, paths, ctx.cwd), {
+      fetch(store, resolveTrackedAndOutputs(store.ws, paths, ctx.cwd), {
         remote: flags.remote,
         jobs: jobsOf(flags),
         progress: ctx.progress,
@@ -85,14 +85,14 @@ export function registerTransferCommands(program: Command, context: () => Comman
     .option('-f, --force', 'overwrite workspace changes that are not in the cache')
     .action(async (paths: string[], flags: TransferFlags) => {
       const ctx = context();
-      const [{ fetch }, { resolveTracked }, { checkout }] = await Promise.all([
+      const [{ fetch }, { resolveTrackedAndOutputs }, { checkout }] = await Promise.all([
         import('../../store/transfer.js'),
-        import('../../store/tracked-paths.js'),
+        import('../../pipeline/pipeline-outputs.js'),
         import('../../store/checkout.js'),
       ]);
       const started = performance.now();
       const { fetched, checkedOut } = await ctx.withLockedStore('ledge pull', async (store) => {
-        const tracked = resolveTracked(store.ws, paths, ctx.cwd);
+        const tracked = resolveTrackedAndOutputs(store.ws, paths, ctx.cwd);
         const fetched = await fetch(store, tracked, {
           remote: flags.remote,
           jobs: jobsOf(flags),

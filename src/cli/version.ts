@@ -1,0 +1,6 @@
+/** ledge's version, from its package.json (one place to bump it). */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+export const VERSION: string = (require('../../../package.json') as { version: string }).version;
