@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: the ledge walkthrough on the bundled IMDB sample, with embedded defaults only
 // (local cache, local-directory remote, no network). It grows as ledge grows: today it shows
-// data versioning; training, serving and deployment join in later releases.
+// data versioning and pipelines; training, serving and deployment join in later releases.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -88,6 +88,32 @@ git(clone, 'checkout', '-q', 'HEAD~2', '--', 'data/aclImdb.ledge');
 ledge(clone, 'pull');
 ledge(clone, 'status');
 ledge(clone, 'fsck');
+
+step('7. A pipeline: ledge run reruns only what changed and records every run');
+fs.cpSync(path.join(repo, 'examples', 'imdb', 'stages'), path.join(project, 'stages'), { recursive: true });
+fs.writeFileSync(path.join(project, 'params.yaml'), 'stats:\n  bucket_words: 100\n');
+fs.writeFileSync(
+  path.join(project, 'ledge.yaml'),
+  `stages:
+  data-stats:
+    desc: Count and measure the reviews
+    cmd: "node stages/data-stats.mjs data/aclImdb metrics/data.json reports/lengths.json \$(sed -n 's/ *bucket_words: *//p' params.yaml)"
+    deps: [data/aclImdb, stages/data-stats.mjs]
+    params: [stats.bucket_words]
+    outs: [reports]
+    metrics: [metrics/data.json]
+`,
+);
+ledge(project, 'run');
+ledge(project, 'run');
+fs.writeFileSync(path.join(project, 'params.yaml'), 'stats:\n  bucket_words: 50\n');
+ledge(project, 'status');
+ledge(project, 'run');
+ledge(project, 'runs', 'list');
+ledge(project, 'metrics', 'show');
+ledge(project, 'lineage', 'reports');
+git(project, 'add', '-A');
+git(project, 'commit', '-qm', 'The data-stats stage');
 
 console.log(`
 Done. Where to look:

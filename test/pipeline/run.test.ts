@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { parse } from 'yaml';
 import { finished, LEDGE_BIN, runLedge, startLedge, waitFor } from '../helpers/cli.js';
+import { startPostgres } from '../helpers/postgres.js';
 import { tempDir, writeTree } from '../helpers/temp-dir.js';
 
 /** A stage command that counts its executions in `.counts/<name>` (outside any output). */
@@ -341,6 +342,36 @@ describe('ledge run', () => {
       assert.ok(fs.existsSync(path.join(root, 'long.out')));
     });
   }
+});
+
+describe('ledge run: two workspaces on one PostgreSQL database', () => {
+  it('shares runs and the run-cache between workspaces that share a cache', async (t) => {
+    const { url } = await startPostgres(t);
+    const env = { LEDGE_DB_URL: url, LEDGE_CACHE_DIR: path.join(tempDir(t, 'ledge-cache-'), 'cache') };
+    const [a, b] = [workspace(t), workspace(t)];
+    await ok(a, ['run'], env);
+    const fromB = await ok(b, ['run'], env);
+    for (const stage of ['prepare', 'train', 'report']) {
+      assert.match(fromB.stdout, new RegExp(`Stage '${stage}' restored from the run-cache`));
+    }
+    assert.equal(runs(b, 'train'), 0, 'workspace b ran nothing');
+    assert.match(fs.readFileSync(path.join(b, 'model/weights.txt'), 'utf8'), /FIRST REVIEW/);
+
+    // Both at once, each with its own change: no lock or database conflict between them.
+    setParam(a, 'epochs: 3', 'epochs: 7');
+    setParam(b, 'epochs: 3', 'epochs: 8');
+    const both = await Promise.all([ledge(a, ['run'], env), ledge(b, ['run'], env)]);
+    for (const result of both) assert.equal(result.code, 0, result.stderr);
+    const rows = JSON.parse((await ok(a, ['runs', 'list', '--json', '--type', 'run'], env)).stdout) as {
+      workspace: string;
+    }[];
+    assert.equal(rows.length, 4);
+    assert.equal(new Set(rows.map((r) => r.workspace)).size, 2, 'each run names its workspace');
+    const epochs = JSON.parse(
+      (await ok(b, ['runs', 'list', '--json', '--where', 'stage = train and status = succeeded'], env)).stdout,
+    ).map((r: { params: { train: { epochs: number } } }) => r.params.train.epochs);
+    assert.deepEqual([...epochs].sort(), [3, 7, 8]);
+  });
 });
 
 describe('ledge run: bad input', () => {
