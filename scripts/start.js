@@ -97,7 +97,7 @@ fs.writeFileSync(
   `stages:
   data-stats:
     desc: Count and measure the reviews
-    cmd: "node stages/data-stats.mjs data/aclImdb metrics/data.json reports/lengths.json \$(sed -n 's/ *bucket_words: *//p' params.yaml)"
+    cmd: "node stages/data-stats.mjs data/aclImdb metrics/data.json reports/lengths.json $(sed -n 's/ *bucket_words: *//p' params.yaml)"
     deps: [data/aclImdb, stages/data-stats.mjs]
     params: [stats.bucket_words]
     outs: [reports]

@@ -21,9 +21,16 @@ for (const label of ['pos', 'neg']) {
   }
 }
 const reviews = counts.pos + counts.neg;
-const metrics = { reviews, pos: counts.pos, neg: counts.neg, mean_words: Number((words / reviews).toFixed(2)) };
+const metrics = {
+  reviews,
+  pos: counts.pos,
+  neg: counts.neg,
+  mean_words: Number((words / reviews).toFixed(2)),
+};
 fs.mkdirSync(path.dirname(metricsFile), { recursive: true });
 fs.mkdirSync(path.dirname(histogramFile), { recursive: true });
 fs.writeFileSync(metricsFile, `${JSON.stringify(metrics, null, 2)}\n`);
 fs.writeFileSync(histogramFile, `${JSON.stringify(histogram, null, 2)}\n`);
-console.log(`${reviews} reviews (${counts.pos} pos, ${counts.neg} neg), ${metrics.mean_words} words on average`);
+console.log(
+  `${reviews} reviews (${counts.pos} pos, ${counts.neg} neg), ${metrics.mean_words} words on average`,
+);
