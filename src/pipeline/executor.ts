@@ -9,11 +9,7 @@
  * parallel. The caller holds the workspace lock.
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import type { Digest } from '../core/digest.js';
 import { LedgeError } from '../core/errors.js';
-import { checkout } from '../store/checkout.js';
-import { ensureIgnored } from '../store/gitignore.js';
 import type { Store } from '../store/store.js';
 import {
   type LockedStage,
@@ -23,11 +19,11 @@ import {
   readLockFile,
   writeLockFile,
 } from './lock-file.js';
-import { parseMetricsObject } from './metrics.js';
 import { nestParams, ParamsReader, type ParamValues } from './params-file.js';
 import type { Pipeline, Stage } from './pipeline-file.js';
 import type { CachedOutputs, RunRecorder } from './run-recorder.js';
 import { buildStageGraph, overlaps, selectStages } from './stage-graph.js';
+import { readMetricsFile, StageOutputs } from './stage-outputs.js';
 import { logTail, type OutputStream, runStageCommands } from './stage-runner.js';
 import {
   cacheKeyOf,
@@ -36,7 +32,6 @@ import {
   lockEntry,
   outputChanges,
   type StageInputs,
-  versionOf,
 } from './stage-state.js';
 
 export interface RunOptions {
@@ -113,6 +108,7 @@ export class PipelineExecutor {
   private readonly queue = new SerialQueue();
   private readonly params: ParamsReader;
   private readonly paramValues = new Map<string, ParamValues>();
+  private readonly outputs: StageOutputs;
   /** An error that ends the whole run (the metadata database failing), not just one stage. */
   private fatal: unknown;
 
@@ -125,6 +121,7 @@ export class PipelineExecutor {
     this.lockShown = lockPathFor(pipeline.file);
     this.lockAbs = store.ws.absolutePath(this.lockShown);
     this.params = new ParamsReader(store.ws.root);
+    this.outputs = new StageOutputs(store, (message) => reporter.note(message));
   }
 
   async run(options: RunOptions): Promise<RunSummary> {
@@ -329,16 +326,8 @@ export class PipelineExecutor {
         [...c.outs, ...c.metrics]
           .map((o) => o.path)
           .sort()
-          .join('\n') === declared && [...c.outs, ...c.metrics].every((o) => this.inCache(o)),
+          .join('\n') === declared && [...c.outs, ...c.metrics].every((o) => this.outputs.available(o)),
     );
-  }
-
-  private inCache(version: PathVersion): boolean {
-    const cache = this.store.cache;
-    if (version.type === 'file') return cache.has(version.digest);
-    if (cache.isComplete(version.digest)) return true;
-    if (!cache.has(version.digest)) return false;
-    return this.store.readManifest(version.digest).every((entry) => cache.has(entry.digest));
   }
 
   /** Dry run: what would happen, and why. */
@@ -395,7 +384,7 @@ export class PipelineExecutor {
     if (cached) return this.restore(stage, inputs, cached, executionId, reasons, started);
 
     this.reporter.stageStarting(stage, reasons);
-    await this.queue.run(() => this.clearOutputs(stage, locked));
+    await this.queue.run(() => this.outputs.clear(stage, locked));
     const cwd = this.store.ws.absolutePath(stage.wdir);
     const result = await runStageCommands(stage.commands, {
       cwd,
@@ -435,7 +424,11 @@ export class PipelineExecutor {
       return { ...base, outcome, exitCode: result.exitCode, error, logTail: logTail(result.log, 10) };
     }
     try {
-      const { outs, metricsFiles, metrics } = await this.queue.run(() => this.collectOutputs(stage, inputs));
+      const { outs, metricsFiles, metrics } = await this.queue.run(async () => {
+        const collected = await this.outputs.collect(stage);
+        this.updateLock(stage.name, lockEntry(stage, inputs, collected.outs, collected.metricsFiles));
+        return collected;
+      });
       await this.record(() =>
         this.recorder.finishStage(executionId, {
           status: 'succeeded',
@@ -468,65 +461,6 @@ export class PipelineExecutor {
     }
   }
 
-  /**
-   * Removes a stage's previous outputs before it runs, so nothing stale survives into the new
-   * version. Content the cache does not hold yet (an output edited by hand) is saved first.
-   */
-  private async clearOutputs(stage: Stage, locked: LockedStage | undefined): Promise<void> {
-    for (const out of [...stage.outs, ...stage.metrics]) {
-      const abs = this.store.ws.absolutePath(out);
-      if (!fs.existsSync(abs)) {
-        fs.mkdirSync(path.dirname(abs), { recursive: true });
-        continue;
-      }
-      const recorded = [...(locked?.outs ?? []), ...(locked?.metrics ?? [])].find((o) => o.path === out);
-      const now = await versionOf(this.store, out, { store: true, expected: recorded });
-      if (now && now.digest !== recorded?.digest) {
-        this.reporter.note(
-          `saved the previous contents of ${out} in the cache as ${now.digest} before rerunning '${stage.name}'`,
-        );
-      }
-      fs.rmSync(abs, { recursive: true, force: true });
-    }
-  }
-
-  /** Stores a finished stage's outputs, reads its metrics and records it in the lock file. */
-  private async collectOutputs(stage: Stage, inputs: StageInputs) {
-    const outs: PathVersion[] = [];
-    for (const out of stage.outs) {
-      const version = await versionOf(this.store, out, { store: true });
-      if (!version) {
-        throw new LedgeError(
-          'stage-failed',
-          `stage '${stage.name}' succeeded but did not write its output '${out}'`,
-          {
-            hint: 'make the command write it, or remove it from the stage outs in ledge.yaml',
-          },
-        );
-      }
-      ensureIgnored(this.store.ws.absolutePath(out));
-      outs.push(version);
-    }
-    const metricsFiles: PathVersion[] = [];
-    const metrics: Record<string, unknown> = {};
-    for (const file of stage.metrics) {
-      const version = await versionOf(this.store, file, { store: true });
-      if (version?.type !== 'file') {
-        throw new LedgeError(
-          'stage-failed',
-          `stage '${stage.name}' did not write its metrics file '${file}'`,
-          {
-            hint: 'make the command write a JSON object there, or remove it from the stage metrics',
-          },
-        );
-      }
-      Object.assign(metrics, readMetricsFile(this.store.ws.absolutePath(file), file));
-      metricsFiles.push(version);
-    }
-    this.updateLock(stage.name, lockEntry(stage, inputs, outs, metricsFiles));
-    return { outs, metricsFiles, metrics };
-  }
-
   private async restore(
     stage: Stage,
     inputs: StageInputs,
@@ -535,46 +469,15 @@ export class PipelineExecutor {
     reasons: string[],
     started: number,
   ): Promise<StageResult> {
-    const metrics: Record<string, unknown> = {};
-    await this.queue.run(async () => {
-      const locked = this.lock.stages[stage.name];
-      for (const version of [...cached.outs, ...cached.metrics]) {
-        const recorded = [...(locked?.outs ?? []), ...(locked?.metrics ?? [])].find(
-          (o) => o.path === version.path,
-        );
-        const abs = this.store.ws.absolutePath(version.path);
-        if (fs.existsSync(abs)) {
-          // Keep what is there now (it may be edited by hand) before it is replaced.
-          const now = await versionOf(this.store, version.path, { store: true, expected: recorded });
-          if (now?.digest === version.digest) continue;
-          if (now && now.digest !== recorded?.digest) {
-            this.reporter.note(
-              `saved the previous contents of ${version.path} in the cache as ${now.digest}`,
-            );
-          }
-          fs.rmSync(abs, { recursive: true, force: true });
-        }
-        fs.mkdirSync(path.dirname(abs), { recursive: true });
-        await checkout(this.store, [
-          {
-            path: version.path,
-            pointerPath: this.lockShown,
-            pointer: {
-              version: 1,
-              path: path.posix.basename(version.path),
-              type: version.type,
-              digest: version.digest as Digest,
-              size: version.size,
-              files: version.files,
-            },
-          },
-        ]);
-      }
-      for (const out of cached.outs) ensureIgnored(this.store.ws.absolutePath(out.path));
-      for (const file of cached.metrics) {
-        Object.assign(metrics, readMetricsFile(this.store.ws.absolutePath(file.path), file.path));
-      }
+    const metrics = await this.queue.run(async () => {
+      const metrics = await this.outputs.restore(
+        cached.outs,
+        cached.metrics,
+        this.lock.stages[stage.name],
+        this.lockShown,
+      );
       this.updateLock(stage.name, lockEntry(stage, inputs, cached.outs, cached.metrics));
+      return metrics;
     });
     const restoredFrom = cached.executionId || undefined;
     await this.record(() =>
@@ -613,7 +516,7 @@ export class PipelineExecutor {
     for (const stage of stages) {
       for (const file of stage.metrics) {
         try {
-          Object.assign(metrics, readMetricsFile(this.store.ws.absolutePath(file), file));
+          Object.assign(metrics, readMetricsFile(this.store, file));
         } catch {
           // Missing or broken: the stage's own record says so.
         }
@@ -621,9 +524,4 @@ export class PipelineExecutor {
     }
     return metrics;
   }
-}
-
-/** A metrics file in the workspace: one JSON object. */
-function readMetricsFile(abs: string, shownAs: string): Record<string, unknown> {
-  return parseMetricsObject(fs.readFileSync(abs, 'utf8'), shownAs);
 }

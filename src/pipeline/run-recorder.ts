@@ -62,7 +62,9 @@ function packageVersions(): Record<string, string> {
 
 export class RunRecorder {
   private metadata: MetadataStore | undefined;
+  private opening: Promise<MetadataStore> | undefined;
   private runId: number | undefined;
+  private runStarting: Promise<number> | undefined;
   private contexts: number[] = [];
   private git: { commit: string | undefined; dirty: boolean } | undefined;
 
@@ -82,8 +84,11 @@ export class RunRecorder {
   }
 
   private async store(): Promise<MetadataStore> {
-    this.metadata ??= await this.open();
-    return this.metadata;
+    this.opening ??= this.open().then((metadata) => {
+      this.metadata = metadata;
+      return metadata;
+    });
+    return this.opening;
   }
 
   /** Finds earlier executions of a stage with the same run-cache key, newest first. */
@@ -111,12 +116,16 @@ export class RunRecorder {
     });
   }
 
-  /** Records the start of the run (once; later calls return the same id). */
-  async startRun(start: RunStart): Promise<number> {
-    if (this.runId !== undefined) return this.runId;
+  /** Records the start of the run (once: stages starting in parallel share the one record). */
+  startRun(start: RunStart): Promise<number> {
+    this.runStarting ??= this.insertRun(start);
+    return this.runStarting;
+  }
+
+  private async insertRun(start: RunStart): Promise<number> {
     const metadata = await this.store();
     this.git = gitState(this.workspaceRoot);
-    this.runId = await metadata.startExecution({
+    const runId = await metadata.startExecution({
       type: 'run',
       name: start.pipelineFile,
       cause: start.cause,
@@ -133,10 +142,11 @@ export class RunRecorder {
         packages: packageVersions(),
       },
     });
+    this.runId = runId;
     this.contexts = [await metadata.putContext('pipeline', `${this.workspace}/${start.pipelineFile}`)];
     if (start.experiment) this.contexts.push(await metadata.putContext('experiment', start.experiment));
-    for (const context of this.contexts) await metadata.associate(context, this.runId);
-    return this.runId;
+    for (const context of this.contexts) await metadata.associate(context, runId);
+    return runId;
   }
 
   async startStage(stage: StageStart): Promise<number> {
@@ -220,7 +230,9 @@ export class RunRecorder {
   }
 
   async close(): Promise<void> {
-    await this.metadata?.close();
+    const metadata = await this.opening?.catch(() => undefined);
+    this.opening = undefined;
     this.metadata = undefined;
+    await metadata?.close();
   }
 }
