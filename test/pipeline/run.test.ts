@@ -368,7 +368,8 @@ describe('ledge run: two workspaces on one PostgreSQL database', () => {
     assert.equal(rows.length, 4);
     assert.equal(new Set(rows.map((r) => r.workspace)).size, 2, 'each run names its workspace');
     const epochs = JSON.parse(
-      (await ok(b, ['runs', 'list', '--json', '--where', 'stage = train and status = succeeded'], env)).stdout,
+      (await ok(b, ['runs', 'list', '--json', '--where', 'stage = train and status = succeeded'], env))
+        .stdout,
     ).map((r: { params: { train: { epochs: number } } }) => r.params.train.epochs);
     assert.deepEqual([...epochs].sort(), [3, 7, 8]);
   });
