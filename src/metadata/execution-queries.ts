@@ -26,3 +26,34 @@ export async function stageExecutionsOf(
     .orderBy('id')
     .execute();
 }
+
+/**
+ * The stages of a pipeline as they stood when a run happened: the stage executions of the run,
+ * and for each stage it did not execute (it was up to date), that stage's last successful
+ * execution before the run in the same workspace. `stages` are the pipeline's stage names.
+ */
+export async function stageStateAtRun(
+  db: Kysely<MetadataDatabase>,
+  run: ExecutionRow,
+  stages: string[],
+): Promise<ExecutionRow[]> {
+  const executed = await stageExecutionsOf(db, run.id);
+  const rows = [...executed];
+  for (const name of stages) {
+    if (executed.some((row) => row.name === name)) continue;
+    let query = db
+      .selectFrom('executions')
+      .selectAll()
+      .where('type', '=', 'stage')
+      .where('name', '=', name)
+      .where('id', '<', run.id)
+      .where('status', 'in', ['succeeded', 'cached']);
+    query =
+      run.workspace === null
+        ? query.where('workspace', 'is', null)
+        : query.where('workspace', '=', run.workspace);
+    const previous = await query.orderBy('id', 'desc').limit(1).executeTakeFirst();
+    if (previous) rows.push(previous);
+  }
+  return rows;
+}

@@ -4,7 +4,12 @@
  */
 import type { Digest } from '../core/digest.js';
 import { LedgeError } from '../core/errors.js';
-import { type ExecutionRow, getExecution, stageExecutionsOf } from '../metadata/execution-queries.js';
+import {
+  type ExecutionRow,
+  getExecution,
+  stageExecutionsOf,
+  stageStateAtRun,
+} from '../metadata/execution-queries.js';
 import { type MetadataStore, parseObject } from '../metadata/metadata-store.js';
 import type { ObjectCache } from '../store/object-cache.js';
 import { type DiffRow, diffFlat, type FlatValues, flatten } from './metrics.js';
@@ -45,14 +50,26 @@ function refOf(row: ExecutionRow): ExecutionRef {
 }
 
 /**
- * Digests by path, inputs and outputs apart. A run's are its stage executions' events, keyed
- * `stage:path`. Logs are left out (they differ on every run; `ledge runs log` shows them).
+ * Digests by path, inputs and outputs apart. A run's are those of every pipeline stage as it
+ * stood at the run (stages it did not execute were up to date: their last execution before it
+ * counts), keyed `stage:path`. Logs are left out (they differ on every run; `ledge runs log`
+ * shows them).
  */
 async function artifactDigests(
   metadata: MetadataStore,
   row: ExecutionRow,
 ): Promise<Record<'input' | 'output', FlatValues>> {
-  const stages = row.type === 'run' ? await stageExecutionsOf(metadata.db, row.id) : [row];
+  const pipelineStages = parseObject(row.properties).stages;
+  const stages =
+    row.type === 'run'
+      ? await stageStateAtRun(
+          metadata.db,
+          row,
+          Array.isArray(pipelineStages)
+            ? pipelineStages.filter((s): s is string => typeof s === 'string')
+            : [],
+        )
+      : [row];
   const stageNames = new Map(stages.map((stage) => [stage.id, stage.name]));
   const digests: Record<'input' | 'output', FlatValues> = { input: {}, output: {} };
   for (const event of await metadata.eventsOf(stages.map((stage) => stage.id))) {

@@ -164,6 +164,21 @@ describe('ledge run', () => {
 
     await ok(root, ['run']);
     assert.deepEqual([runs(root, 'prepare'), runs(root, 'train'), runs(root, 'report')], [1, 2, 1]);
+    // The second run only executed train; compared as whole pipelines, only train's model differs.
+    const [second, first] = await listJson(root, ['--type', 'run']);
+    const diff = JSON.parse(
+      (await ok(root, ['runs', 'diff', String(first!.id), String(second!.id), '--json'])).stdout,
+    );
+    assert.deepEqual(
+      diff.params.map((r: { key: string; old: unknown; new: unknown }) => [r.key, r.old, r.new]),
+      [['train.epochs', 3, 5]],
+    );
+    assert.deepEqual(
+      diff.artifacts.map(
+        (r: { kind: string; path: string; change: string }) => `${r.kind} ${r.path} ${r.change}`,
+      ),
+      ['output train:model changed'],
+    );
     assert.match(fs.readFileSync(path.join(root, 'model/weights.txt'), 'utf8'), /epochs: 5/);
 
     // Back to 3 epochs: that execution is in the run-cache, so nothing runs.

@@ -83,7 +83,10 @@ export function registerRunCommands(program: Command, context: () => CommandCont
     .action(async (id: string, flags: { json?: boolean }) => {
       const ctx = context();
       const executionId = executionIdOf(id);
-      const { getExecution } = await import('../../metadata/execution-queries.js');
+      const [{ getExecution, stageExecutionsOf }, { parseObject }] = await Promise.all([
+        import('../../metadata/execution-queries.js'),
+        import('../../metadata/metadata-store.js'),
+      ]);
       const metadata = await ctx.openMetadata();
       try {
         const row = await getExecution(metadata.db, executionId);
@@ -95,7 +98,25 @@ export function registerRunCommands(program: Command, context: () => CommandCont
           .orderBy('events.kind')
           .orderBy('events.path')
           .execute();
-        const shown = { ...row, params: parseJson(row.params), metrics: parseJson(row.metrics), events };
+        const properties = parseObject(row.properties);
+        const stages = row.type === 'run' ? await stageExecutionsOf(metadata.db, row.id) : [];
+        const shown = {
+          ...row,
+          params: parseJson(row.params),
+          metrics: parseJson(row.metrics),
+          properties,
+          events,
+          ...(row.type === 'run'
+            ? {
+                stages: stages.map((s) => ({
+                  id: s.id,
+                  name: s.name,
+                  status: s.status,
+                  exit_code: s.exit_code,
+                })),
+              }
+            : {}),
+        };
         if (flags.json) return ctx.json(shown);
         ctx.say(
           `${row.type} ${row.id}: ${row.name} (${row.status}${row.exit_code === null ? '' : `, exit ${row.exit_code}`})`,
@@ -106,8 +127,20 @@ export function registerRunCommands(program: Command, context: () => CommandCont
         ctx.say(
           `  commit ${row.git_commit ?? '-'}${row.git_dirty ? ' (dirty)' : ''}; ${row.user_name}@${row.host} ${row.platform} node ${row.node_version}`,
         );
+        if (row.workspace) ctx.say(`  workspace ${row.workspace}`);
+        if (Array.isArray(properties.reasons)) ctx.say(`  ran because: ${properties.reasons.join('; ')}`);
+        if (typeof properties.restoredFrom === 'number') {
+          ctx.say(`  outputs restored from execution ${properties.restoredFrom} (run-cache)`);
+        }
+        if (typeof properties.error === 'string') ctx.say(`  error: ${properties.error}`);
         ctx.say(`  params  ${JSON.stringify(shown.params)}`);
         ctx.say(`  metrics ${JSON.stringify(shown.metrics)}`);
+        for (const s of stages) {
+          ctx.say(
+            `  stage ${s.id} ${s.name}: ${s.status}${s.exit_code === null ? '' : ` (exit ${s.exit_code})`}`,
+          );
+        }
+        if (row.log_digest) ctx.say(`  log: ledge runs log ${row.id}`);
         for (const e of events) ctx.say(`  ${e.kind.padEnd(6)} ${e.path} ${e.digest} (${e.size} bytes)`);
       } finally {
         await metadata.close();
