@@ -27,6 +27,7 @@ import {
   shellQuote,
   syncDisks,
 } from './lib/exec.js';
+import { benchEnv, snapshotLedge } from './lib/ledge.js';
 import {
   fmtBytes,
   fmtCount,
@@ -123,42 +124,12 @@ function parseOptions(argv: string[]): Options {
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-/**
- * Copies the ledge build (bin/, dist/src/, package.json; node_modules linked) into the work
- * directory, so a rebuild in the checkout while the benchmark runs cannot change what is measured.
- */
-function snapshotLedge(bin: string, work: string): string {
-  const root = path.dirname(path.dirname(bin));
-  const main = path.join(root, 'dist', 'src', 'cli', 'main.js');
-  if (!fs.existsSync(bin) || !fs.existsSync(main)) {
-    throw new Error(`${path.relative(process.cwd(), main) || main} is missing: run \`npm run build\` first`);
-  }
-  const snap = path.join(work, 'ledge');
-  fs.mkdirSync(path.join(snap, 'dist'), { recursive: true });
-  fs.cpSync(path.join(root, 'bin'), path.join(snap, 'bin'), { recursive: true });
-  fs.cpSync(path.join(root, 'dist', 'src'), path.join(snap, 'dist', 'src'), { recursive: true });
-  fs.copyFileSync(path.join(root, 'package.json'), path.join(snap, 'package.json'));
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(snap, 'node_modules'), 'dir');
-  const copy = path.join(snap, 'bin', path.basename(bin));
-  sh([process.execPath, copy, '--version']);
-  return copy;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Environment
 
 /** The environment every timed command gets: no LEDGE_* overrides, a git identity. */
 function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LEDGE_')) env[k] = v;
-  return {
-    ...env,
-    GIT_AUTHOR_NAME: 'ledge bench',
-    GIT_AUTHOR_EMAIL: 'bench@example.invalid',
-    GIT_COMMITTER_NAME: 'ledge bench',
-    GIT_COMMITTER_EMAIL: 'bench@example.invalid',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
+  return benchEnv({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
 }
 
 function firstLine(argv: string[]): string | undefined {

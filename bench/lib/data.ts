@@ -27,8 +27,8 @@ export class RandomBytes {
   }
 }
 
-/** mulberry32: a tiny seeded PRNG for file sizes. */
-function prng(seed: number): () => number {
+/** mulberry32: a tiny seeded PRNG (file sizes, benchmark values); numbers in [0, 1). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

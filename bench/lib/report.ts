@@ -96,3 +96,26 @@ export function updateSection(file: string, heading: string, body: string): void
   }
   fs.writeFileSync(file, text);
 }
+
+/**
+ * Like `updateSection`, but a section that is not in the file yet goes right after the section
+ * `after` (before the heading that follows it) instead of at the end, when `after` is there.
+ */
+export function updateSectionAfter(file: string, heading: string, body: string, after: string): void {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const lines = text.split('\n');
+  const isHeading = (line: string, h: string) => line.trimEnd() === h;
+  const anchor = lines.findIndex((line) => isHeading(line, after));
+  if (lines.some((line) => isHeading(line, heading)) || anchor === -1) {
+    updateSection(file, heading, body);
+    return;
+  }
+  const next = lines.findIndex((line, i) => i > anchor && /^## /.test(line));
+  if (next === -1) {
+    updateSection(file, heading, body);
+    return;
+  }
+  const before = lines.slice(0, next).join('\n').trimEnd();
+  const rest = lines.slice(next).join('\n');
+  fs.writeFileSync(file, `${before}\n\n${heading}\n\n${body.trim()}\n\n${rest}`);
+}
