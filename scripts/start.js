@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: the ledge walkthrough on the bundled IMDB sample, with embedded defaults only
 // (local cache, local-directory remote, no network). It grows as ledge grows: today it shows
-// data versioning and pipelines; training, serving and deployment join in later releases.
+// data versioning, the IMDB pipeline (train, ONNX export, evaluation, int8) and prediction;
+// serving, the dashboard and deployment join in later releases.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -89,36 +90,52 @@ ledge(clone, 'pull');
 ledge(clone, 'status');
 ledge(clone, 'fsck');
 
-step('7. A pipeline: ledge run reruns only what changed and records every run');
-fs.cpSync(path.join(repo, 'examples', 'imdb', 'stages'), path.join(project, 'stages'), { recursive: true });
-fs.writeFileSync(path.join(project, 'params.yaml'), 'stats:\n  bucket_words: 100\n');
+step('7. The IMDB example pipeline: prepare -> train -> evaluate -> quantize (examples/imdb/ledge.yaml)');
+for (const file of ['ledge.yaml', 'params.yaml']) {
+  fs.copyFileSync(path.join(repo, 'examples', 'imdb', file), path.join(project, file));
+}
+// The reviews the pipeline reads: the bundled sample, or the full dataset when LEDGE_IMDB names
+// a local archive (a URL is downloaded by the prepare stage itself).
+const imdbSource =
+  process.env.LEDGE_IMDB && !/^[a-z]+:\/\//.test(process.env.LEDGE_IMDB) ? process.env.LEDGE_IMDB : sample;
+fs.copyFileSync(imdbSource, path.join(project, 'data', 'aclImdb.tar.gz'));
+ledge(project, 'add', 'data/aclImdb.tar.gz');
+ledge(project, 'run');
+ledge(project, 'run');
+git(project, 'add', '-A');
+git(project, 'commit', '-qm', 'The IMDB pipeline');
+step('8. Change a parameter: only the stages that read it run again');
 fs.writeFileSync(
-  path.join(project, 'ledge.yaml'),
-  `stages:
-  data-stats:
-    desc: Count and measure the reviews
-    cmd: "node stages/data-stats.mjs data/aclImdb metrics/data.json reports/lengths.json $(sed -n 's/ *bucket_words: *//p' params.yaml)"
-    deps: [data/aclImdb, stages/data-stats.mjs]
-    params: [stats.bucket_words]
-    outs: [reports]
-    metrics: [metrics/data.json]
-`,
+  path.join(project, 'params.yaml'),
+  fs.readFileSync(path.join(project, 'params.yaml'), 'utf8').replace('epochs: 2', 'epochs: 3'),
 );
-ledge(project, 'run');
-ledge(project, 'run');
-fs.writeFileSync(path.join(project, 'params.yaml'), 'stats:\n  bucket_words: 50\n');
 ledge(project, 'status');
 ledge(project, 'run');
-ledge(project, 'runs', 'list');
-ledge(project, 'metrics', 'show');
-ledge(project, 'lineage', 'reports');
+ledge(project, 'metrics', 'diff');
 git(project, 'add', '-A');
-git(project, 'commit', '-qm', 'The data-stats stage');
+git(project, 'commit', '-qm', 'Train for 3 epochs');
+ledge(project, 'runs', 'list', '--type', 'run');
+ledge(project, 'lineage', 'models/imdb-sentiment', '--upstream-only');
+
+step('9. Predict with the exported model (ONNX Runtime)');
+const reviews = path.join(project, 'reviews.jsonl');
+fs.writeFileSync(
+  reviews,
+  [
+    'A wonderful, moving film with superb acting. I loved every minute of it.',
+    'Dull, predictable and far too long. The worst movie I have seen this year.',
+  ]
+    .map((text) => `${JSON.stringify({ text })}\n`)
+    .join(''),
+);
+ledge(project, 'predict', 'models/imdb-sentiment-int8', '--input', reviews);
 
 console.log(`
 Done. Where to look:
   workspace      ${project}
   its clone      ${clone}
   remote store   ${remote}
-  try            cd ${clone} && node ${path.relative(clone, ledgeBin)} status --json
-Training, serving, the dashboard and deployment arrive with the next issues (see README.md).`);
+  model bundle   ${path.join(project, 'models', 'imdb-sentiment')} (int8: models/imdb-sentiment-int8)
+  metrics        ${path.join(project, 'metrics')} (ledge metrics show; ledge runs list)
+  try            cd ${project} && node ${path.relative(project, ledgeBin)} runs show 1
+Serving, the dashboard and deployment arrive with the next issues (see README.md).`);

@@ -20,8 +20,15 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
   },
   metadata: { components: ['core', 'metadata'], packages: ['kysely', 'pg', 'better-sqlite3'] },
   pipeline: { components: ['core', 'store', 'metadata', 'pipeline'], packages: ['yaml', 'zod'] },
+  // What ships to devices: preprocessing and inference. Nothing of the trainer or control plane.
+  runtime: { components: ['core', 'runtime'], packages: ['onnxruntime-node', 'tar'] },
+  // Datasets, the trainer, ONNX export, quantization, evaluation, model bundles.
+  ml: {
+    components: ['core', 'store', 'metadata', 'runtime', 'ml'],
+    packages: ['onnx-proto', 'onnxruntime-node', 'tar', 'yaml', 'zod'],
+  },
   cli: {
-    components: ['core', 'store', 'metadata', 'pipeline', 'cli'],
+    components: ['core', 'store', 'metadata', 'pipeline', 'runtime', 'ml', 'cli'],
     packages: ['commander', 'cli-progress'],
   },
 };

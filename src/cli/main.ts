@@ -6,15 +6,17 @@
 import { Command, CommanderError, Option } from 'commander';
 import { LedgeError } from '../core/errors.js';
 import { runInterruptHandlers } from '../core/interrupt.js';
+import { VERSION } from '../core/version.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerLineageCommand } from './commands/lineage.js';
 import { registerMetricsCommands } from './commands/metrics.js';
+import { registerMlCommands } from './commands/ml.js';
+import { registerModelCommands } from './commands/model.js';
 import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerRemoteCommands } from './commands/remote.js';
 import { registerRunCommands } from './commands/runs.js';
 import { registerTransferCommands } from './commands/transfer.js';
 import { CommandContext, type GlobalOptions } from './context.js';
-import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
   const program = new Command('ledge')
@@ -44,6 +46,8 @@ export function buildProgram(): Command {
   registerRunCommands(program, context);
   registerMetricsCommands(program, context);
   registerLineageCommand(program, context);
+  registerModelCommands(program, context);
+  registerMlCommands(program, context);
   // Subcommands (and theirs) inherit exit and output handling.
   const inherit = (parent: Command) => {
     for (const command of parent.commands) {

@@ -14,16 +14,22 @@ export function table(rows: string[][]): string[] {
   );
 }
 
-/** A metric or param value: strings as they are, absent as `-`, anything else as JSON. */
+/** A number for people: integers as they are, others to 6 significant digits (--json has all). */
+export function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+}
+
+/** A metric or param value: strings as they are, absent as `-`, numbers rounded, else JSON. */
 export function formatValue(value: unknown): string {
   if (value === undefined) return '-';
   if (typeof value === 'string') return value;
+  if (typeof value === 'number') return formatNumber(value);
   return JSON.stringify(value);
 }
 
 /** The change column: a signed delta for numbers, else added / removed / changed (blank if same). */
 export function formatChange(row: { change: string; delta?: number }): string {
   if (row.delta !== undefined)
-    return row.delta > 0 ? `+${row.delta}` : row.delta === 0 ? '0' : `${row.delta}`;
+    return row.delta > 0 ? `+${formatNumber(row.delta)}` : row.delta === 0 ? '0' : formatNumber(row.delta);
   return row.change === 'unchanged' ? '' : row.change;
 }

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'unreadable'
   | 'corrupt-pointer'
   | 'corrupt-lock'
+  | 'invalid-model'
+  | 'invalid-dataset'
   | 'stage-failed'
   | 'interrupted'
   | 'corrupt-object'

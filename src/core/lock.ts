@@ -40,7 +40,8 @@ function installExitHook(): void {
   });
 }
 
-function readHolder(lockPath: string): LockHolder | undefined {
+/** Who holds the lock at `lockPath` now, if anyone (and the file is readable). */
+export function readHolder(lockPath: string): LockHolder | undefined {
   try {
     const parsed = JSON.parse(fs.readFileSync(lockPath, 'utf8')) as LockHolder;
     return typeof parsed.pid === 'number' ? parsed : undefined;

@@ -121,6 +121,46 @@ function migrations(caps: DdlCapabilities): Record<string, Migration> {
           .execute();
       },
     },
+    '0003_model_registry': {
+      // The model registry: numbered versions of named models (each a content-store digest:
+      // a bundle directory's manifest or an .onnx file) and movable aliases (`production`).
+      // Deployments (issue 6) will reference model_versions.id.
+      async up(db: Kysely<unknown>) {
+        const table = db.schema.createTable('model_versions');
+        await (caps.serial === 'serial'
+          ? table.addColumn('id', 'serial', (c) => c.primaryKey())
+          : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        )
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('execution_id', 'integer', (c) => c.references('executions.id'))
+          .addColumn('metrics', caps.json, (c) => c.notNull())
+          .addColumn('properties', caps.json, (c) => c.notNull())
+          .addUniqueConstraint('model_versions_name_version', ['name', 'version'])
+          .execute();
+        await db.schema
+          .createIndex('model_versions_by_digest')
+          .on('model_versions')
+          .column('digest')
+          .execute();
+        await db.schema
+          .createTable('model_aliases')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('alias', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('model_aliases_pk', ['name', 'alias'])
+          .addForeignKeyConstraint('model_aliases_version', ['name', 'version'], 'model_versions', [
+            'name',
+            'version',
+          ])
+          .execute();
+      },
+    },
   };
 }
 

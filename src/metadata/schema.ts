@@ -1,8 +1,9 @@
 /**
  * The metadata schema, modelled on ML Metadata: artifacts (data, models, logs: anything with a
  * digest), executions (pipeline runs and stage executions), events (an execution's input and
- * output edges to artifacts) and contexts (pipeline, run, experiment) that group them. Model
- * versions, aliases and deployments arrive as later migrations. Row types for Kysely.
+ * output edges to artifacts) and contexts (pipeline, run, experiment) that group them; the
+ * model registry (named, numbered model versions and their aliases). Deployments arrive as a
+ * later migration. Row types for Kysely.
  */
 import type { ColumnType, Generated } from 'kysely';
 
@@ -82,6 +83,34 @@ export interface AttributionTable {
   artifact_id: number;
 }
 
+/** One registered version of a named model: `name@version` is a content-store digest. */
+export interface ModelVersionTable {
+  id: Generated<number>;
+  name: string;
+  /** 1, 2, 3… per name, in registration order. */
+  version: number;
+  /** `sha256:<hex>`: a bundle directory's manifest, or an .onnx file's bytes. */
+  digest: string;
+  /** bundle | onnx */
+  kind: string;
+  /** Bytes of the model (a bundle: all its files). */
+  size: number;
+  created_at: ColumnType<string, string, never>;
+  /** The stage execution that produced it, when a pipeline did. */
+  execution_id: number | null;
+  metrics: JsonText;
+  /** What inspection found (opset, inputs, outputs, operators, labels) and where it came from. */
+  properties: JsonText;
+}
+
+/** A movable name for one version of a model: `imdb-sentiment@production` → 3. */
+export interface ModelAliasTable {
+  name: string;
+  alias: string;
+  version: number;
+  updated_at: string;
+}
+
 export interface MetadataDatabase {
   artifacts: ArtifactTable;
   executions: ExecutionTable;
@@ -89,4 +118,6 @@ export interface MetadataDatabase {
   contexts: ContextTable;
   associations: AssociationTable;
   attributions: AttributionTable;
+  model_versions: ModelVersionTable;
+  model_aliases: ModelAliasTable;
 }

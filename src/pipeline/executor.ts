@@ -9,8 +9,10 @@
  * parallel. The caller holds the workspace lock.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { LedgeError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
+import { LOCK_HOLDER_ENV } from '../store/workspace.js';
 import {
   type LockedStage,
   type LockFile,
@@ -46,6 +48,11 @@ export interface RunOptions {
   cause: string;
   experiment?: string | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * A directory put first on the stages' PATH, e.g. one holding a `ledge` that runs this very
+   * ledge, so stage commands can call `ledge` whether or not it is installed.
+   */
+  binDir?: string | undefined;
 }
 
 export type StageOutcome =
@@ -391,9 +398,11 @@ export class PipelineExecutor {
       env: {
         ...process.env,
         ...stage.env,
+        ...(options.binDir ? { PATH: `${options.binDir}${path.delimiter}${process.env.PATH ?? ''}` } : {}),
         LEDGE_STAGE: stage.name,
         LEDGE_RUN_ID: String(this.recorder.currentRunId ?? ''),
         LEDGE_WORKSPACE: this.store.ws.root,
+        [LOCK_HOLDER_ENV]: String(process.pid),
       },
       onLine: (stream, line) => this.reporter.stageLine(stage.name, stream, line),
       signal: options.signal,

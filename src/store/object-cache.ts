@@ -286,7 +286,9 @@ export class ObjectCache {
             yield chunk;
           }
         },
-        fs.createWriteStream(temp, { flags: 'wx', mode: OBJECT_MODE }),
+        // Opened here, synchronously: a stream that fails at once must not leave the temp file
+        // to be created after the clean-up below has run.
+        fs.createWriteStream(temp, { fd: fs.openSync(temp, 'wx', OBJECT_MODE) }),
       );
       const actual = digestFromHex(hash.digest('hex'));
       if (expected !== undefined && actual !== expected) {

@@ -6,7 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../core/atomic-fs.js';
 import { LedgeError } from '../core/errors.js';
-import { acquireLock, type Lock } from '../core/lock.js';
+import { acquireLock, type Lock, readHolder } from '../core/lock.js';
+
+/** Set by `ledge run` for its stages: the PID holding the workspace lock they may share. */
+export const LOCK_HOLDER_ENV = 'LEDGE_LOCK_HOLDER';
+
 import {
   type LedgeConfig,
   type ResolvedConfig,
@@ -140,6 +144,10 @@ export class Workspace {
    * lock timeout (or `timeoutSeconds`: Infinity waits as long as the holder lives).
    */
   async lock(command: string, onWait?: (message: string) => void, timeoutSeconds?: number): Promise<Lock> {
+    // A process started by the lock's holder on its behalf (a `ledge run` stage calling
+    // `ledge model register`) works under the holder's lock instead of waiting for it forever.
+    const holder = Number(process.env[LOCK_HOLDER_ENV]);
+    if (holder > 0 && readHolder(this.lockPath)?.pid === holder) return { path: this.lockPath, release() {} };
     return acquireLock(this.lockPath, {
       command,
       timeoutMs: (timeoutSeconds ?? this.config.lockTimeoutSeconds) * 1000,

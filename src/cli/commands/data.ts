@@ -195,12 +195,28 @@ export function registerDataCommands(program: Command, context: () => CommandCon
         if (opts.allCommits && isGitRepo(store.ws.root)) {
           extraRoots.push(...(await outputs.lockedOutputsInHistory(store.ws)));
         }
-        // Stage logs are referenced from the metadata database only.
+        // Downloaded datasets are referenced from the cache's download index only.
+        const { downloadedDigests } = await import('../../ml/data/download.js');
+        for (const digest of downloadedDigests(store.cache)) {
+          extraRoots.push({ version: 1, path: 'download', type: 'file', digest, size: 0 });
+        }
+        // Stage logs and registered models are referenced from the metadata database only.
         if (store.ws.config.dbUrl || fs.existsSync(ctx.metadataTarget(store))) {
           const metadata = await ctx.openMetadata(store);
           try {
             for (const digest of await metadata.logDigests()) {
               extraRoots.push({ version: 1, path: 'log', type: 'file', digest: digest as Digest, size: 0 });
+            }
+            // Registered model versions (bundles and .onnx files) stay materialisable.
+            const { registeredModelDigests } = await import('../../metadata/model-registry.js');
+            for (const { digest, kind } of await registeredModelDigests(metadata.db)) {
+              extraRoots.push({
+                version: 1,
+                path: 'model',
+                type: kind === 'bundle' ? 'dir' : 'file',
+                digest,
+                size: 0,
+              });
             }
           } finally {
             await metadata.close();

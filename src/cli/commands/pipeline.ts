@@ -1,13 +1,15 @@
 /** `ledge run`: bring the pipeline's outputs up to date, recording every stage it runs. */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { writeFileAtomicSync } from '../../core/atomic-fs.js';
 import { LedgeError } from '../../core/errors.js';
+import { VERSION } from '../../core/version.js';
 import type { RunReporter, RunSummary, StageResult } from '../../pipeline/executor.js';
 import type { Pipeline } from '../../pipeline/pipeline-file.js';
 import type { Store } from '../../store/store.js';
 import type { CommandContext } from '../context.js';
-import { VERSION } from '../version.js';
 
 interface RunFlags {
   jobs?: string;
@@ -35,6 +37,23 @@ export async function loadPipeline(store: Store, file?: string, cwd = process.cw
     });
   }
   return parsePipeline(text, rel);
+}
+
+/**
+ * A directory with a `ledge` executable that runs this ledge (same Node, same build): stage
+ * commands that call `ledge` get the version running the pipeline, installed or not.
+ */
+function ledgeShimDir(store: Store): string | undefined {
+  const bin = process.argv[1];
+  if (!bin || !fs.existsSync(bin)) return undefined;
+  const dir = path.join(store.ws.stateDir, 'bin');
+  const shim = path.join(dir, 'ledge');
+  const text = `#!/bin/sh\nexec '${process.execPath.replace(/'/g, "'\\''")}' '${bin.replace(/'/g, "'\\''")}' "$@"\n`;
+  if (!fs.existsSync(shim) || fs.readFileSync(shim, 'utf8') !== text) {
+    fs.mkdirSync(dir, { recursive: true });
+    writeFileAtomicSync(shim, text, { mode: 0o755 });
+  }
+  return dir;
 }
 
 function seconds(ms: number): string {
@@ -161,6 +180,7 @@ export function registerPipelineCommands(program: Command, context: () => Comman
         cause: flags.cause ?? 'manual',
         experiment: flags.experiment,
         signal: controller.signal,
+        binDir: ledgeShimDir(store),
       });
       const stopInterrupt = onInterrupt(async () => {
         ctx.note('stopping the running stages…');

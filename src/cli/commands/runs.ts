@@ -12,6 +12,15 @@ interface ListFlags {
   json?: boolean;
 }
 
+/** A few metrics for a one-line summary: accuracy-like ones first, at most four. */
+function headlineMetrics(flat: Record<string, unknown>): string {
+  const keys = Object.keys(flat).filter((k) => typeof flat[k] === 'number');
+  const rank = (k: string) => (/accuracy/.test(k) ? 0 : /auc|f1|loss/.test(k) ? 1 : 2);
+  keys.sort((a, b) => rank(a) - rank(b));
+  const shown = keys.slice(0, 4).map((k) => `${k}=${formatValue(flat[k])}`);
+  return shown.join(' ') + (keys.length > 4 ? ` (+${keys.length - 4})` : '');
+}
+
 /** A run or execution id given on the command line. */
 function executionIdOf(text: string): number {
   const id = Number(text);
@@ -64,12 +73,20 @@ export function registerRunCommands(program: Command, context: () => CommandCont
         }));
         if (flags.json) return ctx.json(shaped);
         if (shaped.length === 0) ctx.say('No runs match.');
-        for (const row of shaped) {
-          const metrics = Object.entries(row.metrics as Record<string, unknown>)
-            .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(4)) : JSON.stringify(v)}`)
-            .join(' ');
-          ctx.say(`${row.id}\t${row.type}\t${row.name}\t${row.status}\t${row.started_at}\t${metrics}`);
-        }
+        if (shaped.length === 0) return;
+        const { flatten } = await import('../../pipeline/metrics.js');
+        const lines = table([
+          ['ID', 'TYPE', 'NAME', 'STATUS', 'STARTED', 'METRICS'],
+          ...shaped.map((row) => [
+            String(row.id),
+            row.type,
+            row.name,
+            row.status,
+            row.started_at.replace('T', ' ').slice(0, 19),
+            headlineMetrics(flatten(row.metrics as Record<string, unknown>)),
+          ]),
+        ]);
+        for (const line of lines) ctx.say(line);
       } finally {
         await metadata.close();
       }
