@@ -90,15 +90,20 @@ ledge(clone, 'pull');
 ledge(clone, 'status');
 ledge(clone, 'fsck');
 
-step('7. The IMDB example pipeline: prepare -> train -> evaluate -> quantize (examples/imdb/ledge.yaml)');
+step(
+  '7. The IMDB example pipeline: prepare -> train -> evaluate, quantize -> register (examples/imdb/ledge.yaml)',
+);
 for (const file of ['ledge.yaml', 'params.yaml']) {
   fs.copyFileSync(path.join(repo, 'examples', 'imdb', file), path.join(project, file));
 }
 // The reviews the pipeline reads: the bundled sample, or the full dataset when LEDGE_IMDB names
-// a local archive (a URL is downloaded by the prepare stage itself).
-const imdbSource =
-  process.env.LEDGE_IMDB && !/^[a-z]+:\/\//.test(process.env.LEDGE_IMDB) ? process.env.LEDGE_IMDB : sample;
-fs.copyFileSync(imdbSource, path.join(project, 'data', 'aclImdb.tar.gz'));
+// an archive (a path, or a URL fetched once into the cache and verified).
+const imdb = process.env.LEDGE_IMDB;
+if (imdb && /^[a-z]+:\/\//.test(imdb)) {
+  ledge(project, 'imdb', 'download', '--source', imdb, '--out', 'data/aclImdb.tar.gz');
+} else {
+  fs.copyFileSync(imdb ?? sample, path.join(project, 'data', 'aclImdb.tar.gz'));
+}
 ledge(project, 'add', 'data/aclImdb.tar.gz');
 ledge(project, 'run');
 ledge(project, 'run');
@@ -117,7 +122,9 @@ git(project, 'commit', '-qm', 'Train for 3 epochs');
 ledge(project, 'runs', 'list', '--type', 'run');
 ledge(project, 'lineage', 'models/imdb-sentiment', '--upstream-only');
 
-step('9. Predict with the exported model (ONNX Runtime)');
+step('9. The model registry, and predictions with the exported model (ONNX Runtime)');
+ledge(project, 'model', 'list');
+ledge(project, 'model', 'alias', 'imdb-sentiment-int8@production', '1');
 const reviews = path.join(project, 'reviews.jsonl');
 fs.writeFileSync(
   reviews,
@@ -128,14 +135,16 @@ fs.writeFileSync(
     .map((text) => `${JSON.stringify({ text })}\n`)
     .join(''),
 );
-ledge(project, 'predict', 'models/imdb-sentiment-int8', '--input', reviews);
+ledge(project, 'predict', 'imdb-sentiment-int8@production', '--input', reviews);
+ledge(project, 'model', 'pack', 'models/imdb-sentiment-int8', '--out', 'imdb-sentiment-int8.ledgemodel');
 
 console.log(`
 Done. Where to look:
   workspace      ${project}
   its clone      ${clone}
   remote store   ${remote}
-  model bundle   ${path.join(project, 'models', 'imdb-sentiment')} (int8: models/imdb-sentiment-int8)
+  model bundle   ${path.join(project, 'models', 'imdb-sentiment')} (int8: models/imdb-sentiment-int8,
+                 one file: imdb-sentiment-int8.ledgemodel; registered: ledge model list)
   metrics        ${path.join(project, 'metrics')} (ledge metrics show; ledge runs list)
   try            cd ${project} && node ${path.relative(project, ledgeBin)} runs show 1
 Serving, the dashboard and deployment arrive with the next issues (see README.md).`);

@@ -97,6 +97,38 @@ export function registerMlCommands(program: Command, context: () => CommandConte
       }
     });
 
+  imdb
+    .command('download')
+    .description(
+      'fetch the IMDB archive once into the cache (verified against its sha256) and copy it to a file',
+    )
+    .option('--source <url|path>', 'archive URL or path (default: $LEDGE_IMDB, else the official archive)')
+    .option('--sha256 <hex>', 'expected sha256 of the download (the official archive has its own built in)')
+    .requiredOption('-o, --out <file>', 'where to put the archive')
+    .action(async (flags) => {
+      const ctx = context();
+      const { fetchImdbSource, resolveImdbSource, describeImdbSource } = await import(
+        '../../ml/data/imdb-source.js'
+      );
+      const source = resolveImdbSource(flags.source, { sha256: flags.sha256 });
+      await ctx.withLockedStore('ledge imdb download', async (store) => {
+        const local = await fetchImdbSource(source, {
+          cache: store.cache,
+          progress: ctx.progress,
+          cwd: ctx.cwd,
+        });
+        if (local.kind !== 'file') {
+          throw new LedgeError('usage', `${describeImdbSource(source)} is a directory, not an archive`, {
+            hint: 'give the .tar.gz archive, or read the directory directly with `ledge imdb prepare --source`',
+          });
+        }
+        fs.copyFileSync(local.path, flags.out);
+        ctx.say(
+          `${local.downloaded ? 'downloaded' : 'found'} ${describeImdbSource(source)}${local.digest ? ` (${local.digest})` : ''} -> ${flags.out}`,
+        );
+      });
+    });
+
   program
     .command('train')
     .description(

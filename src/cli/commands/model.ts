@@ -395,4 +395,17 @@ export function registerModelCommands(program: Command, context: () => CommandCo
       if (flags.json) return ctx.json(resolved);
       process.stdout.write(`${resolved.path}\n`);
     });
+
+  model
+    .command('pack')
+    .description('write a model bundle directory as one reproducible archive file (.ledgemodel)')
+    .argument('<bundle>', 'model bundle directory')
+    .option('-o, --out <file>', 'archive to write (default: <bundle>.ledgemodel)')
+    .action(async (bundle: string, flags: { out?: string }) => {
+      const ctx = context();
+      const { packBundle, BUNDLE_ARCHIVE_SUFFIX } = await import('../../runtime/model/bundle-archive.js');
+      const out = flags.out ?? `${bundle.replace(/[\\/]+$/, '')}${BUNDLE_ARCHIVE_SUFFIX}`;
+      await packBundle(bundle, out);
+      ctx.say(`${out} (${formatBytes(fs.statSync(out).size)}); predict, evaluate and serve take it as it is`);
+    });
 }

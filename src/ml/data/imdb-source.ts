@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Digest, parseDigest } from '../../core/digest.js';
+import { type Digest, parseDigest, sha256 } from '../../core/digest.js';
 import { fsError, LedgeError } from '../../core/errors.js';
 import type { Progress } from '../../core/progress.js';
 import type { ObjectCache } from '../../store/object-cache.js';
@@ -89,7 +89,10 @@ export async function fetchImdbSource(
 ): Promise<LocalSource> {
   const where = describeImdbSource(source);
   if (!URL_SCHEME.test(source.location)) {
-    return localPath(path.resolve(options.cwd ?? process.cwd(), source.location), source.location, where);
+    return verified(
+      localPath(path.resolve(options.cwd ?? process.cwd(), source.location), source.location, where),
+      source,
+    );
   }
   let url: URL;
   try {
@@ -109,7 +112,7 @@ export async function fetchImdbSource(
         cause: error,
       });
     }
-    return localPath(file, source.location, where);
+    return verified(localPath(file, source.location, where), source);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new LedgeError('usage', `IMDB source ${where} has an unsupported URL scheme '${url.protocol}'`, {
@@ -140,6 +143,20 @@ export async function fetchImdbSource(
     digest: got.digest,
     downloaded: got.downloaded,
   };
+}
+
+/** A local archive checked against the digest the caller expects, when it gave one. */
+function verified(local: LocalSource, source: ImdbSource): LocalSource {
+  if (!source.digest || local.kind !== 'file') return local;
+  const actual = sha256(fs.readFileSync(local.path));
+  if (actual !== source.digest) {
+    throw new LedgeError(
+      'corrupt-object',
+      `IMDB source ${describeImdbSource(source)} hashes to ${actual}, not the expected ${source.digest}`,
+      { hint: 'the file is damaged or a different version; get it again, or fix the expected sha256' },
+    );
+  }
+  return { ...local, digest: actual };
 }
 
 function localPath(file: string, display: string, where: string): LocalSource {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../../core/atomic-fs.js';
 import { LedgeError } from '../../core/errors.js';
+import { isBundleArchive, unpackBundle } from '../../runtime/model/bundle-archive.js';
 import {
   BUNDLE_FILES,
   type ModelCard,
@@ -52,7 +53,14 @@ export interface QuantizeOptions {
   metricsFile?: string | undefined;
 }
 
-export async function runQuantize(options: QuantizeOptions) {
+export async function runQuantize(given: QuantizeOptions) {
+  const options = {
+    ...given,
+    model:
+      isBundleArchive(given.model) && fs.statSync(given.model).isFile()
+        ? await unpackBundle(given.model)
+        : given.model,
+  };
   const modelFile = path.join(options.model, BUNDLE_FILES.model);
   if (!fs.existsSync(modelFile)) {
     throw new LedgeError(

@@ -9,6 +9,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { LedgeError } from '../../core/errors.js';
 import { featurize, toInputBatch } from '../text/features.js';
 import { KerasWordIndex } from '../text/keras-word-index.js';
+import { isBundleArchive, unpackBundle } from './bundle-archive.js';
 import {
   BUNDLE_FILES,
   type ModelCard,
@@ -48,8 +49,12 @@ export class TextModel {
     readonly profile: ReferenceProfile,
   ) {}
 
-  /** Loads a bundle directory. */
-  static async load(dir: string, options: { threads?: number } = {}): Promise<TextModel> {
+  /** Loads a bundle directory, or a bundle archive (unpacked once into a cache directory). */
+  static async load(location: string, options: { threads?: number } = {}): Promise<TextModel> {
+    const dir =
+      isBundleArchive(location) && fs.statSync(location, { throwIfNoEntry: false })?.isFile()
+        ? await unpackBundle(location)
+        : location;
     if (!fs.existsSync(path.join(dir, BUNDLE_FILES.model))) {
       throw new LedgeError('path-not-found', `${dir} is not a model bundle (no ${BUNDLE_FILES.model})`, {
         hint: 'give a bundle directory written by `ledge train`, or a registered model name@version',

@@ -196,6 +196,43 @@ describe('the IMDB text classifier', () => {
     }
   });
 
+  it('packs a bundle into one reproducible archive that predict and quantize take as it is', async () => {
+    await ok(['model', 'pack', 'model', '--out', 'a.ledgemodel']);
+    await ok(['model', 'pack', 'model', '--out', 'b.ledgemodel']);
+    const a = fs.readFileSync(path.join(root, 'a.ledgemodel'));
+    assert.ok(a.equals(fs.readFileSync(path.join(root, 'b.ledgemodel'))), 'same bundle, same bytes');
+    const fromDir = jsonLines((await ok(['predict', 'model', '--format', 'text'], 'Loved it!\n')).stdout)[0];
+    const fromFile = jsonLines(
+      (await ok(['predict', 'a.ledgemodel', '--format', 'text'], 'Loved it!\n')).stdout,
+    )[0];
+    assert.deepEqual(fromFile, fromDir);
+    fs.writeFileSync(path.join(root, 'bad.ledgemodel'), 'not a tar');
+    const bad = await runLedge(['predict', 'bad.ledgemodel'], { cwd: root, input: '' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^ledge: error: .*bad\.ledgemodel is not a (readable )?model bundle archive/m);
+  });
+
+  it('downloads the dataset once from a URL into the cache and verifies it', async () => {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'ledge-download-'));
+    try {
+      await runLedge(['init'], { cwd: ws });
+      const url = `file://${sample}`;
+      const first = await runLedge(['imdb', 'download', '--source', url, '--out', 'imdb.tar.gz'], {
+        cwd: ws,
+      });
+      assert.equal(first.code, 0, first.stderr);
+      assert.ok(fs.readFileSync(path.join(ws, 'imdb.tar.gz')).equals(fs.readFileSync(sample)));
+      const wrong = await runLedge(
+        ['imdb', 'download', '--source', url, '--sha256', '0'.repeat(64), '--out', 'x.tar.gz'],
+        { cwd: ws },
+      );
+      assert.equal(wrong.code === 0, false, 'a digest mismatch is refused');
+      assert.ok(!fs.existsSync(path.join(ws, 'x.tar.gz')));
+    } finally {
+      fs.rmSync(ws, { recursive: true, force: true });
+    }
+  });
+
   it('trains deterministically: the same seed gives the same model bytes', async () => {
     await ok([
       'train',
