@@ -21,14 +21,19 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
   metadata: { components: ['core', 'metadata'], packages: ['kysely', 'pg', 'better-sqlite3'] },
   pipeline: { components: ['core', 'store', 'metadata', 'pipeline'], packages: ['yaml', 'zod'] },
   // What ships to devices: preprocessing and inference. Nothing of the trainer or control plane.
-  runtime: { components: ['core', 'runtime'], packages: ['onnxruntime-node', 'tar'] },
+  runtime: {
+    components: ['core', 'runtime'],
+    packages: ['onnxruntime-node', 'tar', 'hono', '@hono/node-server', 'prom-client'],
+  },
   // Datasets, the trainer, ONNX export, quantization, evaluation, model bundles.
   ml: {
     components: ['core', 'store', 'metadata', 'runtime', 'ml'],
     packages: ['onnx-proto', 'onnxruntime-node', 'tar', 'yaml', 'zod'],
   },
+  // The dashboard: a local web UI over the metadata store and running servers.
+  ui: { components: ['core', 'metadata', 'ui'], packages: ['hono', '@hono/node-server'] },
   cli: {
-    components: ['core', 'store', 'metadata', 'pipeline', 'runtime', 'ml', 'cli'],
+    components: ['core', 'store', 'metadata', 'pipeline', 'runtime', 'ml', 'ui', 'cli'],
     packages: ['commander', 'cli-progress'],
   },
 };

@@ -24,7 +24,7 @@ export interface FeatureConfig {
 export const DEFAULT_FEATURES: FeatureConfig = {
   kind: 'hashed-ngrams',
   version: 1,
-  ngrams: 3,
+  ngrams: 2,
   buckets: 1 << 22,
   seed: 0x1ed9e,
   maxIds: 0,
