@@ -15,15 +15,20 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** 2,000 reviews of the train split, ids 0–999 per class, in the official layout. */
 export const SAMPLE_ARCHIVE = path.join(repoRoot, 'examples', 'imdb', 'data', 'aclImdb_sample.tar.gz');
 
-/** The full 25,000-review train split, outside the repository (CI has it at the same place). */
-export const FULL_TRAIN_ARCHIVE = path.resolve(
-  repoRoot,
-  '..',
-  'shared',
-  'datasets',
-  'imdb',
-  'aclImdb_train.tar.gz',
-);
+/**
+ * The full 25,000-review train split, outside the repository: `$LEDGE_IMDB_TRAIN_ARCHIVE`, else
+ * ../shared/datasets/imdb/ next to the checkout (where CI and this machine keep it), else
+ * /work/shared/datasets/imdb/ (for clones made elsewhere on the same machine).
+ */
+export const FULL_TRAIN_ARCHIVE = ((): string => {
+  const name = path.join('datasets', 'imdb', 'aclImdb_train.tar.gz');
+  const candidates = [
+    process.env.LEDGE_IMDB_TRAIN_ARCHIVE,
+    path.resolve(repoRoot, '..', 'shared', name),
+    path.join('/work', 'shared', name),
+  ].filter((p): p is string => Boolean(p));
+  return candidates.find((p) => fs.existsSync(p)) ?? candidates[0]!;
+})();
 
 export function sha256File(file: string): `sha256:${string}` {
   return `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
