@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { LedgeError } from '../../core/errors.js';
 import type { CommandContext } from '../context.js';
 import { formatBytes } from '../format.js';
+import { modelDir } from '../model-ref.js';
 
 function labelsOf(text: string): [string, string] {
   const labels = text.split(',').map((l) => l.trim());
@@ -24,32 +25,6 @@ function positiveInt(text: string, flag: string): number {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-
-/**
- * A model argument as a local bundle directory: a path as it is, or a registry reference
- * (`name`, `name@3`, `name@production`, a digest) materialised from the workspace's cache.
- */
-async function modelDir(ctx: CommandContext, ref: string): Promise<string> {
-  if (fs.existsSync(ref)) return ref;
-  const { resolveModelPath } = await import('../../ml/registry/resolve-model.js');
-  const store = await ctx.openStore();
-  try {
-    const metadata = await ctx.openMetadata(store);
-    try {
-      const resolved = await resolveModelPath(store, metadata, ref, { cwd: ctx.cwd });
-      if (resolved.kind !== 'bundle') {
-        throw new LedgeError('usage', `${ref} is a bare .onnx model, not a text classifier bundle`, {
-          hint: 'predict and evaluate need a bundle written by `ledge train` (preprocessing, labels, vocabulary)',
-        });
-      }
-      return resolved.path;
-    } finally {
-      await metadata.close();
-    }
-  } finally {
-    store.close();
-  }
-}
 
 export function registerMlCommands(program: Command, context: () => CommandContext): void {
   const imdb = program.command('imdb').description('the IMDB movie-review dataset (the worked example)');
