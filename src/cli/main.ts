@@ -15,7 +15,9 @@ import { registerModelCommands } from './commands/model.js';
 import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerRemoteCommands } from './commands/remote.js';
 import { registerRunCommands } from './commands/runs.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerTransferCommands } from './commands/transfer.js';
+import { registerUiCommand } from './commands/ui.js';
 import { CommandContext, type GlobalOptions } from './context.js';
 
 export function buildProgram(): Command {
@@ -48,6 +50,8 @@ export function buildProgram(): Command {
   registerLineageCommand(program, context);
   registerModelCommands(program, context);
   registerMlCommands(program, context);
+  registerUiCommand(program, context);
+  registerServeCommand(program, context);
   // Subcommands (and theirs) inherit exit and output handling.
   const inherit = (parent: Command) => {
     for (const command of parent.commands) {
@@ -98,7 +102,10 @@ export async function main(argv: string[]): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     // Commands that run long (ledge run) stop their children and record the interruption;
     // then exiting (rather than dying) runs the exit hooks that release the workspace lock.
-    void runInterruptHandlers(15_000).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    void runInterruptHandlers(15_000).then(
+      (code) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 143)),
+      () => process.exit(signal === 'SIGINT' ? 130 : 143),
+    );
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

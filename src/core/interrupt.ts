@@ -3,7 +3,8 @@
  * and records what happened (a run marked interrupted, child processes stopped); the CLI's
  * signal handler awaits every handler, bounded in time, and then exits.
  */
-type Handler = () => Promise<void> | void;
+/** Cleans up; may return the exit code the process should end with (e.g. 0 after a clean drain). */
+type Handler = () => Promise<number | undefined> | number | undefined;
 
 const handlers = new Set<Handler>();
 
@@ -13,11 +14,16 @@ export function onInterrupt(handler: Handler): () => void {
   return () => handlers.delete(handler);
 }
 
-/** Runs every registered handler, giving up after `timeoutMs`. */
-export async function runInterruptHandlers(timeoutMs: number): Promise<void> {
+/**
+ * Runs every registered handler, giving up after `timeoutMs`; returns the exit code a handler
+ * asked for, if any.
+ */
+export async function runInterruptHandlers(timeoutMs: number): Promise<number | undefined> {
+  let code: number | undefined;
   const pending = [...handlers].map(async (handler) => {
     try {
-      await handler();
+      const result = await handler();
+      if (typeof result === 'number') code ??= result;
     } catch {
       // Already exiting: a failed clean-up must not stop the others.
     }
@@ -28,4 +34,5 @@ export async function runInterruptHandlers(timeoutMs: number): Promise<void> {
   });
   await Promise.race([Promise.all(pending), timeout]);
   clearTimeout(timer);
+  return code;
 }

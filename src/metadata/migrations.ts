@@ -161,6 +161,52 @@ function migrations(caps: DdlCapabilities): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_monitoring': {
+      // Monitoring history from inference servers (src/runtime/monitoring, docs/monitoring.md):
+      // one row per model version and window (default 10 s) with traffic, latency, scores,
+      // drift and live accuracy, and the serving events (loads, swaps, drift alerts, starts,
+      // stops). The dashboard reads both.
+      async up(db: Kysely<unknown>) {
+        const withId = (name: string) => {
+          const table = db.schema.createTable(name);
+          return caps.serial === 'serial'
+            ? table.addColumn('id', 'serial', (c) => c.primaryKey())
+            : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+        };
+        await withId('monitoring_windows')
+          .addColumn('server', 'text', (c) => c.notNull())
+          .addColumn('model', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('ended_at', 'text', (c) => c.notNull())
+          .addColumn('requests', 'integer', (c) => c.notNull())
+          .addColumn('errors', 'integer', (c) => c.notNull())
+          .addColumn('throughput', 'double precision', (c) => c.notNull())
+          .addColumn('p50_ms', 'double precision')
+          .addColumn('p95_ms', 'double precision')
+          .addColumn('p99_ms', 'double precision')
+          .addColumn('live_accuracy', 'double precision')
+          .addColumn('labelled', 'integer', (c) => c.notNull())
+          .addColumn('scores', caps.json, (c) => c.notNull())
+          .addColumn('drift', caps.json)
+          .execute();
+        await db.schema
+          .createIndex('monitoring_windows_by_model')
+          .on('monitoring_windows')
+          .columns(['model', 'version', 'started_at'])
+          .execute();
+        await withId('serving_events')
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('server', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('model', 'text')
+          .addColumn('version', 'text')
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('properties', caps.json, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('serving_events_by_at').on('serving_events').column('at').execute();
+      },
+    },
   };
 }
 

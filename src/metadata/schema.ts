@@ -120,4 +120,52 @@ export interface MetadataDatabase {
   attributions: AttributionTable;
   model_versions: ModelVersionTable;
   model_aliases: ModelAliasTable;
+  monitoring_windows: MonitoringWindowTable;
+  serving_events: ServingEventTable;
+}
+
+/**
+ * One model version's traffic over one monitoring window of an inference server (migration
+ * 0004; written by monitoring-records.ts, columns documented in docs/monitoring.md).
+ */
+export interface MonitoringWindowTable {
+  id: Generated<number>;
+  /** The server's id (`host:pid` unless configured). */
+  server: string;
+  model: string;
+  version: string;
+  /** ISO times; the window is [started_at, ended_at). */
+  started_at: string;
+  ended_at: string;
+  requests: number;
+  /** Requests answered with a status ≥ 400. */
+  errors: number;
+  /** Requests per second over the window. */
+  throughput: number;
+  /** Request latency quantiles in ms; null without requests. */
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  /** Over the accuracy window at the window's end; null before any label. */
+  live_accuracy: number | null;
+  /** Labels in the accuracy window at the window's end. */
+  labelled: number;
+  /** `{"edges": [...11], "counts": [...10]}`: scores of the window's predictions. */
+  scores: JsonText;
+  /** `{"samples", "evaluatedAt", "features": {"token_count": {"psi", "ks", "alert", "thresholds"}, …}}` or null. */
+  drift: JsonText | null;
+}
+
+/** Something that happened to a server or a model it serves (migration 0004). */
+export interface ServingEventTable {
+  id: Generated<number>;
+  /** ISO time. */
+  at: string;
+  server: string;
+  /** server-started | server-stopped | model-loaded | model-swapped | model-load-failed | model-unloaded | drift-alert-fired | drift-alert-cleared */
+  kind: string;
+  model: string | null;
+  version: string | null;
+  message: string;
+  properties: JsonText;
 }

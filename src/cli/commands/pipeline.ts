@@ -187,6 +187,7 @@ export function registerPipelineCommands(program: Command, context: () => Comman
         controller.abort();
         await running.catch(() => undefined);
         await recorder.close();
+        return undefined; // the usual 130/143
       });
       let summary: RunSummary;
       try {

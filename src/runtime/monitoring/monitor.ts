@@ -4,6 +4,7 @@
  * prediction log, live accuracy from delayed labels, and drift against the model's reference
  * profile. `NO_MONITORING` turns all of it off (for measuring what monitoring costs).
  */
+import type { ReferenceProfile } from '../model/bundle-format.js';
 
 export interface RequestEvent {
   model: string;
@@ -36,6 +37,24 @@ export interface FeedbackResult {
   matched: boolean;
 }
 
+/** What the server reports besides requests (added with monitoring; `onModelLoaded` records `model-loaded`). */
+export type ServingEventKind =
+  | 'server-started'
+  | 'server-stopped'
+  | 'model-swapped'
+  | 'model-load-failed'
+  | 'model-unloaded';
+
+export interface ServingEvent {
+  kind: ServingEventKind;
+  model?: string | undefined;
+  version?: string | undefined;
+  /** One line for people, e.g. 'imdb-sentiment 3 replaces 2'. */
+  message: string;
+  /** Details: `previousVersion` (model-swapped), `error` (model-load-failed), `port`… No secrets. */
+  properties?: Record<string, unknown> | undefined;
+}
+
 export interface Monitor {
   onRequest(event: RequestEvent): void;
   onBatch(model: string, version: string, size: number): void;
@@ -47,6 +66,14 @@ export interface Monitor {
   /** A JSON snapshot for dashboards: throughput, latency quantiles, scores, drift, accuracy. */
   snapshot(): Record<string, unknown>;
   close(): Promise<void>;
+  /**
+   * Added with monitoring (optional, so other monitors need not implement it): the reference
+   * profile (the bundle's profile.json) that drift of this model version is measured against.
+   * Call it before `onModelLoaded` (or give `createMonitor` a `profileFor` callback instead).
+   */
+  addModel?(model: string, version: string, profile: ReferenceProfile | undefined): void;
+  /** Added with monitoring (optional): a serving event, for the logs and the metadata store. */
+  onServingEvent?(event: ServingEvent): void;
 }
 
 /** Monitoring off: every hook does nothing. */

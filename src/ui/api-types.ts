@@ -1,0 +1,234 @@
+/**
+ * What the dashboard's JSON API returns (`/api/…`): the one contract between the server
+ * (api.ts) and the browser code (client/), which imports these types only (`import type`,
+ * erased when compiled, so the browser never loads this file).
+ */
+
+/** A run or stage execution as listed. */
+export interface RunSummary {
+  id: number;
+  /** run | stage */
+  type: string;
+  name: string;
+  parentId: number | null;
+  /** running | succeeded | failed | interrupted | cached | gated */
+  status: string;
+  cause: string;
+  startedAt: string;
+  endedAt: string | null;
+  gitCommit: string | null;
+  params: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+}
+
+export interface RunEnvironment {
+  user: string;
+  host: string;
+  platform: string;
+  nodeVersion: string;
+  ledgeVersion: string;
+  gitCommit: string | null;
+  gitDirty: boolean | null;
+  workspace: string | null;
+}
+
+/** An input or output edge of an execution, with the artifact's digest. */
+export interface RunArtifact {
+  /** input | output */
+  kind: string;
+  path: string;
+  /** The stage execution that read or wrote it (a run lists those of its stages). */
+  executionId: number;
+  stage: string;
+  digest: string;
+  /** dir | file | metrics | log … */
+  type: string;
+  size: number;
+}
+
+export interface RunDetail extends RunSummary {
+  exitCode: number | null;
+  environment: RunEnvironment;
+  properties: Record<string, unknown>;
+  /** The stage executions of a run, in the order they started (empty for a stage). */
+  stages: (RunSummary & { exitCode: number | null })[];
+  artifacts: RunArtifact[];
+}
+
+export interface RunLog {
+  /** The stage execution. */
+  id: number;
+  name: string;
+  status: string;
+  digest: string | null;
+  /** Set when the log is that of the execution a cached one was restored from. */
+  restoredFrom: number | null;
+  /** The text; null when none was recorded or the cache does not hold it. */
+  text: string | null;
+  /** Why `text` is null, for people. */
+  missing: string | null;
+  /** True when only the end of a long log is shown. */
+  truncated: boolean;
+}
+
+/** One compared key, as `ledge runs diff --json` gives it. */
+export interface DiffRow {
+  key: string;
+  old?: unknown;
+  new?: unknown;
+  change: 'added' | 'removed' | 'changed' | 'unchanged';
+  delta?: number;
+}
+
+export interface ArtifactDiffRow {
+  kind: 'input' | 'output';
+  path: string;
+  old?: unknown;
+  new?: unknown;
+  change: 'added' | 'removed' | 'changed' | 'unchanged';
+}
+
+export interface DiffSide {
+  id: number;
+  type: string;
+  name: string;
+  status: string;
+  startedAt: string;
+  gitCommit: string | null;
+}
+
+/** Two runs compared: the shape of `ledge runs diff --json`. */
+export interface RunDiff {
+  a: DiffSide;
+  b: DiffSide;
+  params: DiffRow[];
+  metrics: DiffRow[];
+  artifacts: ArtifactDiffRow[];
+}
+
+export interface ModelVersionInfo {
+  name: string;
+  version: number;
+  digest: string;
+  kind: string;
+  size: number;
+  createdAt: string;
+  executionId: number | null;
+  metrics: Record<string, unknown>;
+  properties: Record<string, unknown>;
+  aliases: string[];
+}
+
+export interface ModelInfo {
+  name: string;
+  aliases: Record<string, number>;
+  /** Newest first. */
+  versions: ModelVersionInfo[];
+}
+
+/** One drift measurement of a feature against the model's reference profile. */
+export interface DriftValue {
+  feature: string;
+  /** psi | ks | … */
+  method: string;
+  value: number;
+  threshold: number | null;
+  alert: boolean;
+}
+
+export interface Histogram {
+  /** Bucket boundaries: `counts.length + 1` of them. */
+  edges: number[];
+  counts: number[];
+  /** The share of each bucket in the model's reference profile (what training data looked like). */
+  reference: number[] | null;
+}
+
+export interface SeriesPoint {
+  at: string;
+  throughput: number | null;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  accuracy: number | null;
+}
+
+/** What a running server reports for one model version, normalised. */
+export interface LiveModel {
+  model: string;
+  version: string;
+  requests: number | null;
+  errors: number | null;
+  /** Requests per second, recently. */
+  throughput: number | null;
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  scores: Histogram | null;
+  drift: DriftValue[];
+  /** True when any drift value crossed its threshold (or the server says so). */
+  alert: boolean;
+  liveAccuracy: number | null;
+  labelled: number | null;
+  series: SeriesPoint[];
+}
+
+/** One `--server`: its snapshot, or why there is none. */
+export interface LiveServer {
+  url: string;
+  ok: boolean;
+  /** e.g. "unreachable: connect ECONNREFUSED 127.0.0.1:9", "timed out after 1.5 s", "HTTP 500" */
+  error: string | null;
+  fetchedAt: string;
+  /** False when the server runs with monitoring off. */
+  monitoring: boolean;
+  models: LiveModel[];
+}
+
+export interface MonitoringWindow {
+  id: number;
+  server: string;
+  model: string;
+  version: string;
+  startedAt: string;
+  endedAt: string;
+  requests: number | null;
+  errors: number | null;
+  throughput: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  liveAccuracy: number | null;
+  labelled: number | null;
+  scores: Histogram | null;
+  drift: DriftValue[];
+}
+
+export interface ServingEvent {
+  id: number;
+  at: string;
+  server: string;
+  kind: string;
+  model: string | null;
+  version: string | null;
+  message: string;
+  properties: Record<string, unknown>;
+}
+
+export interface MonitoringHistory {
+  /** Oldest first. */
+  windows: MonitoringWindow[];
+  /** Newest first. */
+  events: ServingEvent[];
+}
+
+export interface UiInfo {
+  version: string;
+  database: string;
+  servers: string[];
+  /** Seconds between live monitoring refreshes in the browser. */
+  refreshSeconds: number;
+}
+
+/** Every error: a 4xx for the caller's mistakes, 5xx for ours. */
+export interface ApiError {
+  error: string;
+}
