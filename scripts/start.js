@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `npm start`: the ledge walkthrough on the bundled IMDB sample, with embedded defaults only
 // (local cache, local-directory remote, no network). It grows as ledge grows: today it shows
-// data versioning, the IMDB pipeline (train, ONNX export, evaluation, int8) and prediction;
-// serving, the dashboard and deployment join in later releases.
-import { execFileSync } from 'node:child_process';
+// data versioning, the IMDB pipeline (train, ONNX export, evaluation, int8, registry), prediction,
+// then the model served next to the dashboard; image builds and deployment join later.
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,8 +138,40 @@ fs.writeFileSync(
 ledge(project, 'predict', 'imdb-sentiment-int8@production', '--input', reviews);
 ledge(project, 'model', 'pack', 'models/imdb-sentiment-int8', '--out', 'imdb-sentiment-int8.ledgemodel');
 
+step('10. Serve the model and open the dashboard');
+const server = await startLongRunning(
+  project,
+  ['serve', 'imdb-sentiment-int8@production', '--port', '0'],
+  /at (http:\/\/\S+)/,
+);
+const ui = await startLongRunning(project, ['ui', '--port', '0', '--server', server.url], /(http:\/\/\S+)/);
+const predictUrl = `${server.url}/v1/models/imdb-sentiment-int8:predict`;
+const response = await fetch(predictUrl, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({
+    instances: ['One of the best films I have seen: touching, funny and beautifully shot.'],
+  }),
+});
+const answer = await response.json();
+console.log(`$ curl -X POST ${predictUrl} -d '{"instances": ["One of the best films I have seen: …"]}'`);
+console.log(JSON.stringify(answer));
+const feedback = await fetch(`${server.url}/v1/feedback`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ id: answer.predictions[0].id, label: 'pos' }),
+});
+console.log(
+  `$ curl -X POST ${server.url}/v1/feedback -d '{"id": "${answer.predictions[0].id}", "label": "pos"}'`,
+);
+console.log(JSON.stringify(await feedback.json()));
+
+const keepRunning = process.stdout.isTTY && !process.env.CI;
 console.log(`
 Done. Where to look:
+  dashboard      ${ui.url}${keepRunning ? '' : ' (stopped: npm start was not run on a terminal)'}
+  model served   ${server.url} (imdb-sentiment-int8@production: POST /v1/models/imdb-sentiment-int8:predict,
+                 /v2/models/imdb-sentiment-int8/infer; metrics at ${server.url}/metrics)
   workspace      ${project}
   its clone      ${clone}
   remote store   ${remote}
@@ -147,4 +179,40 @@ Done. Where to look:
                  one file: imdb-sentiment-int8.ledgemodel; registered: ledge model list)
   metrics        ${path.join(project, 'metrics')} (ledge metrics show; ledge runs list)
   try            cd ${project} && node ${path.relative(project, ledgeBin)} runs show 1
-Serving, the dashboard and deployment arrive with the next issues (see README.md).`);
+Image builds and deployment arrive with the next issues (see README.md).`);
+if (keepRunning) {
+  console.log('\nThe server and the dashboard keep running: press Ctrl-C to stop them.');
+  await new Promise((resolve) => process.once('SIGINT', resolve));
+}
+await Promise.all([server.stop(), ui.stop()]);
+
+/** Starts a long-running ledge command; resolves once it prints the URL it listens on. */
+function startLongRunning(cwd, args, urlPattern) {
+  console.log(`$ ledge ${args.join(' ')} &`);
+  const child = spawn(process.execPath, [ledgeBin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk) => {
+      out += chunk;
+      const match = urlPattern.exec(out);
+      if (!match) return;
+      child.stdout.off('data', onData);
+      console.log(out.split('\n')[0]);
+      resolve({
+        url: match[1].replace(/\/$/, ''),
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', done);
+            child.kill('SIGTERM');
+          }),
+      });
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`ledge ${args[0]} exited (${code}): ${stderr.trim()}`)));
+  });
+}

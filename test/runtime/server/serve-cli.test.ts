@@ -76,6 +76,68 @@ describe('ledge serve', () => {
     await assert.rejects(fetch(`${url}/v2/health/live`), 'the port is closed');
   });
 
+  it('in a workspace: serves a registered model by reference, logs predictions, and records its events', async (t) => {
+    const root = trained.root;
+    const init = await runLedge(['init'], { cwd: root });
+    assert.equal(init.code, 0, init.stderr);
+    const registered = await runLedge(
+      ['model', 'register', 'model', '--name', 'imdb-sentiment', '--alias', 'production'],
+      {
+        cwd: root,
+      },
+    );
+    assert.equal(registered.code, 0, registered.stderr);
+    const child = startLedge(['serve', 'imdb-sentiment@production', '--port', '0', '--hash-text'], {
+      cwd: root,
+      t,
+    });
+    const seen = collect(child);
+    await waitFor(() => /at http:\/\/\S+\n/.test(seen.out), 'the server');
+    assert.match(seen.out, /^serving imdb-sentiment version 1 at /);
+    const url = /at (http:\/\/\S+)\n/.exec(seen.out)![1]!;
+    const response = await fetch(`${url}/v1/models/imdb-sentiment:predict`, {
+      method: 'POST',
+      body: JSON.stringify({ instances: ['a moving, beautiful film'] }),
+    });
+    const { predictions } = (await response.json()) as { predictions: { id: string }[] };
+    const feedback = await fetch(`${url}/v1/feedback`, {
+      method: 'POST',
+      body: JSON.stringify({ id: predictions[0]!.id, label: 'pos' }),
+    });
+    assert.equal(feedback.status, 200);
+    assert.match(
+      await (await fetch(`${url}/metrics`)).text(),
+      /ledge_live_accuracy\{model="imdb-sentiment",version="1"\} 1/,
+    );
+    child.kill('SIGTERM');
+    const result = await finished(child);
+    assert.equal(result.code, 0, result.stderr);
+
+    // The prediction log holds a hash of the text, not the text.
+    const log = fs.readFileSync(
+      path.join(root, '.ledge', 'serving', 'imdb-sentiment', 'predictions.jsonl'),
+      'utf8',
+    );
+    assert.match(log, /"text_sha256":"[0-9a-f]{64}"/);
+    assert.doesNotMatch(log, /moving, beautiful/);
+    // Serving events and the last monitoring window reached the metadata store.
+    const { MetadataStore } = await import('../../../src/metadata/metadata-store.js');
+    const metadata = await MetadataStore.open(path.join(root, '.ledge', 'state', 'metadata.db'));
+    try {
+      const kinds = (
+        await metadata.db.selectFrom('serving_events').select('kind').orderBy('id').execute()
+      ).map((r) => r.kind);
+      assert.deepEqual(
+        kinds.filter((k) => k !== 'model-loaded'),
+        ['server-started', 'server-stopped'],
+      );
+      const windows = await metadata.db.selectFrom('monitoring_windows').selectAll().execute();
+      assert.ok(windows.reduce((n, w) => n + Number(w.requests), 0) >= 1, 'the requests were summarised');
+    } finally {
+      await metadata.close();
+    }
+  });
+
   it('fails at once, exit 1, when the bundle cannot load; exit 2 on a bad flag', async () => {
     const broken = path.join(trained.root, 'broken');
     fs.cpSync(trained.model, broken, { recursive: true });
