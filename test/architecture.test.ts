@@ -30,10 +30,14 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
     components: ['core', 'store', 'metadata', 'runtime', 'ml'],
     packages: ['onnx-proto', 'onnxruntime-node', 'tar', 'yaml', 'zod'],
   },
+  // Daemonless OCI images: layers, assembly, OCI layout, docker/podman tarball, registry client.
+  image: { components: ['core', 'image'], packages: ['tar'] },
   // The dashboard: a local web UI over the metadata store and running servers.
   ui: { components: ['core', 'metadata', 'ui'], packages: ['hono', '@hono/node-server'] },
+  // Deploy targets (a supervised local server; next, container engines), rollouts, the quality gate.
+  deploy: { components: ['core', 'metadata', 'runtime', 'deploy'], packages: ['zod'] },
   cli: {
-    components: ['core', 'store', 'metadata', 'pipeline', 'runtime', 'ml', 'ui', 'cli'],
+    components: ['core', 'store', 'metadata', 'pipeline', 'runtime', 'ml', 'ui', 'deploy', 'image', 'cli'],
     packages: ['commander', 'cli-progress'],
   },
 };

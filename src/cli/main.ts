@@ -8,6 +8,7 @@ import { LedgeError } from '../core/errors.js';
 import { runInterruptHandlers } from '../core/interrupt.js';
 import { VERSION } from '../core/version.js';
 import { registerDataCommands } from './commands/data.js';
+import { registerDeployCommands } from './commands/deploy.js';
 import { registerLineageCommand } from './commands/lineage.js';
 import { registerMetricsCommands } from './commands/metrics.js';
 import { registerMlCommands } from './commands/ml.js';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerMlCommands(program, context);
   registerUiCommand(program, context);
   registerServeCommand(program, context);
+  registerDeployCommands(program, context);
   // Subcommands (and theirs) inherit exit and output handling.
   const inherit = (parent: Command) => {
     for (const command of parent.commands) {

@@ -3,7 +3,7 @@
  * ordered by name, recorded in `kysely_migration`, guarded by a lock: an advisory lock on
  * PostgreSQL, so many workspaces can open one database at once).
  */
-import type { Kysely, Migration, MigrationProvider, RawBuilder } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, type RawBuilder, sql } from 'kysely';
 
 /** What differs between dialects, as capabilities rather than dialect names. */
 export interface DdlCapabilities {
@@ -205,6 +205,51 @@ function migrations(caps: DdlCapabilities): Record<string, Migration> {
           .addColumn('properties', caps.json, (c) => c.notNull())
           .execute();
         await db.schema.createIndex('serving_events_by_at').on('serving_events').column('at').execute();
+      },
+    },
+    '0005_deployments': {
+      // Deployments (src/deploy, docs/deploy.md): one row per attempt to put a model version on a
+      // target (what, where, when, why, and how it ended), linked to the registry version and the
+      // run that produced it. At most one row per target is `active`; a partial unique index
+      // keeps it so even when two writers race.
+      async up(db: Kysely<unknown>) {
+        const table = db.schema.createTable('deployments');
+        await (caps.serial === 'serial'
+          ? table.addColumn('id', 'serial', (c) => c.primaryKey())
+          : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        )
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('model_name', 'text', (c) => c.notNull())
+          .addColumn('model_version', 'integer')
+          .addColumn('model_version_id', 'integer', (c) => c.references('model_versions.id'))
+          .addColumn('model_digest', 'text', (c) => c.notNull())
+          .addColumn('location', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('cause', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('ended_at', 'text')
+          .addColumn('previous_id', 'integer', (c) => c.references('deployments.id'))
+          .addColumn('run_execution_id', 'integer', (c) => c.references('executions.id'))
+          .addColumn('message', 'text')
+          .addColumn('properties', caps.json, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('deployments_by_target')
+          .on('deployments')
+          .columns(['target', 'id'])
+          .execute();
+        await db.schema
+          .createIndex('deployments_one_active')
+          .on('deployments')
+          .column('target')
+          .unique()
+          .where(sql.ref('status'), '=', 'active')
+          .execute();
+        await db.schema
+          .createIndex('deployments_by_model')
+          .on('deployments')
+          .columns(['model_name', 'model_version'])
+          .execute();
       },
     },
   };

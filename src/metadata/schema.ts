@@ -2,8 +2,8 @@
  * The metadata schema, modelled on ML Metadata: artifacts (data, models, logs: anything with a
  * digest), executions (pipeline runs and stage executions), events (an execution's input and
  * output edges to artifacts) and contexts (pipeline, run, experiment) that group them; the
- * model registry (named, numbered model versions and their aliases). Deployments arrive as a
- * later migration. Row types for Kysely.
+ * model registry (named, numbered model versions and their aliases); monitoring history;
+ * deployments. Row types for Kysely.
  */
 import type { ColumnType, Generated } from 'kysely';
 
@@ -122,6 +122,7 @@ export interface MetadataDatabase {
   model_aliases: ModelAliasTable;
   monitoring_windows: MonitoringWindowTable;
   serving_events: ServingEventTable;
+  deployments: DeploymentTable;
 }
 
 /**
@@ -167,5 +168,40 @@ export interface ServingEventTable {
   model: string | null;
   version: string | null;
   message: string;
+  properties: JsonText;
+}
+
+/**
+ * One deployment: an attempt to put a model version on a deploy target (migration 0005;
+ * written by deployments.ts, statuses documented in docs/deploy.md).
+ */
+export interface DeploymentTable {
+  id: Generated<number>;
+  /** The deploy target's name (`.ledge/deploy.yaml`), e.g. `local`. */
+  target: string;
+  /** The name the model is served as (its registry name, else its model card's). */
+  model_name: string;
+  /** The registry version, when the model is registered. */
+  model_version: number | null;
+  /** → model_versions.id, when the model is registered. */
+  model_version_id: number | null;
+  /** `sha256:<hex>` of what was deployed (the registry digest of the bundle). */
+  model_digest: string;
+  /** What the target ran: a bundle directory (local target) or an image reference. */
+  location: string;
+  /** deploying | active | failed | rolled-back | superseded | stopped */
+  status: string;
+  /** Why it was deployed: `manual`, `rollback`, or what the user said with --cause. */
+  cause: string;
+  /** ISO times: the attempt started; it stopped serving (or failed). */
+  started_at: string;
+  ended_at: string | null;
+  /** The deployment that was active on the target when this one started. */
+  previous_id: number | null;
+  /** → executions.id: the stage execution that produced the model (model_versions.execution_id). */
+  run_execution_id: number | null;
+  /** Why it failed or ended, in one line. */
+  message: string | null;
+  /** Quality-gate decision, the model's metrics, the steps of the rollout, the serving URL. */
   properties: JsonText;
 }

@@ -29,7 +29,7 @@ for (const backend of backends) {
         .selectFrom('kysely_migration' as never)
         .selectAll()
         .execute();
-      assert.equal(applied.length, 4);
+      assert.equal(applied.length, 5);
     });
 
     it('records a run, its stage and their artifacts, and answers lineage questions', async (t) => {
