@@ -497,6 +497,8 @@ interface Point {
 interface Measured {
   point: Point;
   result: LoadResult;
+  /** VmRSS after the model loaded and the probe answered, before the load. */
+  rssStartKiB: number | undefined;
   /** Peak VmRSS sampled every 100 ms under load (warm-up and measured run), and VmHWM at the end. */
   rssPeakKiB: number | undefined;
   hwmKiB: number | undefined;
@@ -554,6 +556,7 @@ async function measurePoint(ctx: Context, point: Point): Promise<Measured> {
     };
     const configFile = path.join(ctx.work, 'loadgen.json');
     fs.writeFileSync(configFile, JSON.stringify(config));
+    const rssStart = statusKiB(server.pid, 'VmRSS');
     let rssPeak = 0;
     const sampler = setInterval(() => {
       rssPeak = Math.max(rssPeak, statusKiB(server.pid, 'VmRSS') ?? 0);
@@ -585,6 +588,7 @@ async function measurePoint(ctx: Context, point: Point): Promise<Measured> {
     measured = {
       point,
       result,
+      rssStartKiB: rssStart,
       rssPeakKiB: rssPeak || undefined,
       hwmKiB: statusKiB(server.pid, 'VmHWM'),
       serverWarnings: warnings,
@@ -670,6 +674,13 @@ const KNOB_BASELINE = ['defaults-before/c64', 'defaults-after/c64'] as const;
 function knobBaseline(knobs: Map<string, Row>): number | undefined {
   const rows = KNOB_BASELINE.map((key) => knobs.get(key)).filter((row): row is Row => row !== undefined);
   return rows.length ? rows.reduce((sum, row) => sum + row.reviewsPerS, 0) / rows.length : undefined;
+}
+
+/** How far apart the two measurements of the knob baseline are, as a share of their mean. */
+function noiseBand(knobs: Map<string, Row>): string {
+  const [a, b] = KNOB_BASELINE.map((key) => knobs.get(key)?.reviewsPerS);
+  if (a === undefined || b === undefined) return 'n/a';
+  return pct(Math.abs(a - b) / ((a + b) / 2));
 }
 
 /** A knob row's reviews/s against the defaults at the same number of requests in flight. */
@@ -1153,6 +1164,7 @@ interface Row {
   serverCpuPerReview: number;
   meanBatch: number | undefined;
   batchesPerS: number | undefined;
+  rssStartKiB: number | undefined;
   rssPeakKiB: number | undefined;
   hwmKiB: number | undefined;
   failures: number;
@@ -1195,6 +1207,7 @@ function summarizePoint(runs: Measured[]): Row {
     batchesPerS: batched.length
       ? median(batched.map((m) => m.result.batches!.batches / m.result.seconds))
       : undefined,
+    rssStartKiB: median(each((m) => m.rssStartKiB ?? Number.NaN)),
     rssPeakKiB: rss.length ? Math.max(...rss) : undefined,
     hwmKiB: hwm.length ? Math.max(...hwm) : undefined,
     failures: runs.reduce((s, m) => s + m.result.non2xx + m.result.errors + m.result.timeouts, 0),
@@ -1456,6 +1469,16 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
   );
   const problems = problemNotes([...grid.values(), ...knobs.values()]);
   if (problems) push(problems, '');
+  const bare64 = g(true, false, 64);
+  const hwm = Math.max(...[...grid.values(), ...knobs.values()].map((row) => row.hwmKiB ?? 0));
+  push(
+    `**Memory.** The server starts at ${fmtMiB(def64.rssStartKiB)} RSS with the model loaded and monitoring on ` +
+      `(${fmtMiB(bare64.rssStartKiB)} with monitoring off; \`model.onnx\` is ${(r.setup.modelBytes / 1e6).toFixed(1)} MB) ` +
+      `and peaks at ${fmtMiB(def64.rssPeakKiB)} under load at c=64 (${fmtMiB(bare64.rssPeakKiB)} with monitoring ` +
+      "off: the monitor's memory of recent predictions and its windows); the highest VmHWM of any point was " +
+      `${fmtMiB(hwm)}.`,
+    '',
+  );
 
   // 3. Knobs
   if (r.knobs.length > 0) {
@@ -1606,9 +1629,10 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
         `off): at most ${fmtRatio(freeModel)} the throughput of batching off on a CPU-bound server. Measured: ` +
         `${fmtRatio(measured)}` +
         (measured > freeModel
-          ? ' — above that estimate, so inside the busy server a model call costs more than in the in-process ' +
-            'loop (its caches shared with the HTTP work, the second output, the bookkeeping per call); the ' +
-            'conclusion stands, the model is a small part of the server’s work'
+          ? ' — above that estimate: a request that runs the model alone also pays, beyond the call measured in ' +
+            "process, ONNX Runtime's `setImmediate` hop and promise per call and an event-loop turn of its own " +
+            '(with batching, the responses of a batch are written in the same turn), and caches shared with the ' +
+            'HTTP work; the conclusion stands, the model call is a small part of the server’s work'
           : '') +
         `. Triton's ${TRITON_RATIO}× is for models whose call is dominated by a fixed cost (a GPU kernel launch, ` +
         'dense layers whose matrix products are far more efficient in batches); this model is a sparse sum of ~' +
@@ -1622,7 +1646,8 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
       `(${pct(cost / on.serverCpuPerReview)} of its CPU), and the saturated server answers ` +
       `${signedPct(on.reqPerS / bare.reqPerS - 1)} requests/s. ` +
       (mw
-        ? `In process, the input statistics account for ${us(mw.prepareWithStatistics - mw.prepare)} and the ` +
+        ? `In process, the input statistics (the out-of-vocabulary rate: one vocabulary lookup per token) account ` +
+          `for ${us(mw.prepareWithStatistics - mw.prepare)}, the largest single part, and the ` +
           `monitor's hooks for ${us(mw.hooks)}; the remaining ` +
           `${us(Math.max(0, cost - (mw.prepareWithStatistics - mw.prepare) - mw.hooks))} are not seen in isolation ` +
           '(building the prediction events, the Prometheus process metrics, and a larger, longer-lived heap for the ' +
@@ -1673,9 +1698,10 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
         `\`--max-batch\` 8 / 16 / 32: ${cmp(k('batch8/c64'))}, ${cmp(k('batch16/c64'))}, ${cmp(k('batch32/c64'))}. ` +
         `16 connections × pipelining 4: ${cmp(k('pipelining/c16x4'))}. The prediction log on disk: ` +
         `${cmp(k('predlog/c64'))}. 8 reviews per request: ${cmp(k('x8/c64'))} reviews/s; with \`--max-batch 256\` ` +
-        `${cmp(k('x8-batch256/c64'))}; with \`--no-batching\` ${cmp(k('x8-nobatch/c64'))}. Differences of a few ` +
-        'percent are within the noise of one run on this machine; fewer, larger requests are what moves ' +
-        'throughput, because the per-request HTTP and JSON work dominates.',
+        `${cmp(k('x8-batch256/c64'))}; with \`--no-batching\` ${cmp(k('x8-nobatch/c64'))}. The defaults ` +
+        `themselves measured ${noiseBand(knobs)} apart before and after the knobs, so differences of that size ` +
+        'are noise: no batching knob moves throughput much at c=64; fewer, larger requests do, because the ' +
+        'per-request HTTP and JSON work dominates (while the tail latency grows with the reviews in flight).',
     );
   }
   const best = [...grid.values(), ...knobs.values()].sort((a, b) => b.reviewsPerS - a.reviewsPerS)[0]!;
