@@ -706,11 +706,10 @@ function knobPoints(): Point[] {
   });
   return [
     k(KNOB_BASELINE[0], '**defaults**, before the knobs', {}, single(64)),
-    k('delay0/c1', '`--max-delay-ms 0`, c=1', { maxDelayMs: 0 }, single(1)),
-    k('delay0/c16', '`--max-delay-ms 0`, c=16', { maxDelayMs: 0 }, single(16)),
-    k('delay0/c64', '`--max-delay-ms 0`', { maxDelayMs: 0 }, single(64)),
+    k('delay2/c1', '`--max-delay-ms 2`, c=1', { maxDelayMs: 2 }, single(1)),
+    k('delay2/c16', '`--max-delay-ms 2`, c=16', { maxDelayMs: 2 }, single(16)),
     k('delay0.5/c64', '`--max-delay-ms 0.5`', { maxDelayMs: 0.5 }, single(64)),
-    k('delay1/c64', '`--max-delay-ms 1`', { maxDelayMs: 1 }, single(64)),
+    k('delay2/c64', '`--max-delay-ms 2`', { maxDelayMs: 2 }, single(64)),
     k('delay5/c64', '`--max-delay-ms 5`', { maxDelayMs: 5 }, single(64)),
     k('batch8/c64', '`--max-batch 8`', { maxBatch: 8 }, single(64)),
     k('batch16/c64', '`--max-batch 16`', { maxBatch: 16 }, single(64)),
@@ -1267,7 +1266,8 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
       'working directory is not a ledge workspace: nothing is recorded in a metadata store and there is no default ' +
       'prediction log file, so "monitoring on" means the in-process monitor (Prometheus metrics, drift windows, ' +
       'the remembered predictions for feedback, JSON logs) and no disk; the prediction log on disk, what serving ' +
-      'inside a workspace adds, is a knob row. Defaults: dynamic batching with `--max-batch 64`, `--max-delay-ms 2`.',
+      'inside a workspace adds, is a knob row. Defaults: dynamic batching with `--max-batch 64`, `--max-delay-ms 0` ' +
+      '(the requests read in one event-loop turn form a batch; nothing waits for more).',
     '',
     `**Load:** autocannon ${machine.autocannon} through its API in a second Node process (\`serve-bench.js --loadgen\`), ` +
       'one keep-alive connection per unit of concurrency, no pipelining unless said, `POST /v1/models/<name>:predict` ' +
@@ -1407,7 +1407,7 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
       "What monitoring adds per review, measured in process with the server's own modules: the server's " +
         `preprocessing (\`prepareText\`: tokenize once, feature ids) takes ${us(mw.prepare)} per review without the ` +
         `input statistics drift needs and ${us(mw.prepareWithStatistics)} with them (token count and out-of-vocabulary ` +
-        `rate: a vocabulary lookup per token), +${us(mw.prepareWithStatistics - mw.prepare)}; the monitor's hooks ` +
+        `rate: a probe of the vocabulary's hash set per token hash), +${us(mw.prepareWithStatistics - mw.prepare)}; the monitor's hooks ` +
         `(\`onPredictions\` + \`onRequest\`, the server's default monitor with its memory of 100,000 predictions ` +
         `full, ${fmtCount(mw.hookEvents)} predictions) take ${us(mw.hooks)} per review.`,
       '',
@@ -1484,7 +1484,7 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
   if (r.knobs.length > 0) {
     push('### 3. The knobs', '');
     push(
-      `Each row changes one thing against the defaults (batching on, \`--max-batch 64\`, \`--max-delay-ms 2\`, ` +
+      `Each row changes one thing against the defaults (batching on, \`--max-batch 64\`, \`--max-delay-ms 0\`, ` +
         `monitoring on), at c=64 unless it says otherwise, one run of ${opts.duration} s each. The defaults are ` +
         'measured again before and after the knobs, so that the rows compare with what the machine gave at the ' +
         'time (machines shared with other work drift over minutes); "vs defaults" is reviews/s against the mean ' +
@@ -1646,8 +1646,8 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
       `(${pct(cost / on.serverCpuPerReview)} of its CPU), and the saturated server answers ` +
       `${signedPct(on.reqPerS / bare.reqPerS - 1)} requests/s. ` +
       (mw
-        ? `In process, the input statistics (the out-of-vocabulary rate: one vocabulary lookup per token) account ` +
-          `for ${us(mw.prepareWithStatistics - mw.prepare)}, the largest single part, and the ` +
+        ? `In process, the input statistics (token count and out-of-vocabulary rate) account ` +
+          `for ${us(mw.prepareWithStatistics - mw.prepare)} and the ` +
           `monitor's hooks for ${us(mw.hooks)}; the remaining ` +
           `${us(Math.max(0, cost - (mw.prepareWithStatistics - mw.prepare) - mw.hooks))} are not seen in isolation ` +
           '(building the prediction events, the Prometheus process metrics, and a larger, longer-lived heap for the ' +
@@ -1656,32 +1656,22 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
   );
   const on16 = g(true, true, 16);
   const off16 = g(false, true, 16);
-  if (on16.reqPerS < off16.reqPerS) {
-    const d16 = knobs.get('delay0/c16');
-    parts.push(
-      `**Batching below \`--max-batch\` concurrency.** At c=16 batching on answers ${rate(on16.reqPerS)} against ` +
-        `${rate(off16.reqPerS)} with it off (monitoring on), and its server is not saturated ` +
-        `(${cores(on16.serverCores)} cores): 16 clients can never queue the 64 documents that start a batch at ` +
-        `once, so every batch (mean ${on16.meanBatch?.toFixed(1) ?? 'n/a'}) waits out the whole \`--max-delay-ms\` ` +
-        'while the server idles' +
-        (d16 ? ` (with \`--max-delay-ms 0\`, c=16 gives ${rate(d16.reqPerS)})` : '') +
-        ". Triton's dynamic batcher does not wait by default (`max_queue_delay_microseconds` 0: it batches " +
-        "whatever queued while the model was busy); ledge's waits up to 2 ms for every batch, and even " +
-        '`--max-delay-ms 0` waits for a timer (Node runs it after about 1 ms).',
-    );
-  }
   const c1on = g(true, true, 1);
   const c1off = g(false, true, 1);
-  const d0 = knobs.get('delay0/c1');
+  const d16 = knobs.get('delay2/c16');
+  const d1 = knobs.get('delay2/c1');
   parts.push(
-    `**Latency at low concurrency.** At c=1 a request takes p50 ${ms(c1on.p50)} with batching on against ` +
-      `${ms(c1off.p50)} with batching off: a lone request waits out the \`--max-delay-ms\` timer (2 ms by ` +
-      'default), since no other request comes to fill its batch' +
-      (d0
-        ? `; with \`--max-delay-ms 0\` it is p50 ${ms(d0.p50)} (Node runs a timer of less than 1 ms after about 1 ` +
-          'ms: `setTimeout` treats delays below 1 as 1)'
-        : '') +
-      '.',
+    `**Batching at low concurrency.** With the default \`--max-delay-ms 0\` nothing waits for a batch to fill: ` +
+      'the requests read in one event-loop turn run as one batch right after it (as Triton, whose ' +
+      '`max_queue_delay_microseconds` is 0 by default, batches what queued while the model was busy). At c=1 a ' +
+      `request takes p50 ${ms(c1on.p50)} with batching on and ${ms(c1off.p50)} with it off; at c=16 batching on ` +
+      `answers ${rate(on16.reqPerS)} (mean batch ${on16.meanBatch?.toFixed(1) ?? 'n/a'}) against ` +
+      `${rate(off16.reqPerS)} off.` +
+      (d1 && d16
+        ? ` A delay costs latency where the queue cannot fill: with \`--max-delay-ms 2\` (the default before ` +
+          `this change) c=1 has p50 ${ms(d1.p50)} and c=16 answers ${rate(d16.reqPerS)} (mean batch ` +
+          `${d16.meanBatch?.toFixed(1) ?? 'n/a'}).`
+        : ''),
   );
   const baseline = knobBaseline(knobs);
   if (knobs.size > 0 && baseline !== undefined) {
@@ -1693,8 +1683,8 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
         : 'n/a';
     parts.push(
       `**Knobs, against the defaults' ${rate(baseline)} at c=64 (measured around them).** \`--max-delay-ms\` ` +
-        '0 / 0.5 / 1 / 5: ' +
-        `${cmp(k('delay0/c64'))}, ${cmp(k('delay0.5/c64'))}, ${cmp(k('delay1/c64'))}, ${cmp(k('delay5/c64'))}. ` +
+        '0.5 / 2 / 5: ' +
+        `${cmp(k('delay0.5/c64'))}, ${cmp(k('delay2/c64'))}, ${cmp(k('delay5/c64'))}. ` +
         `\`--max-batch\` 8 / 16 / 32: ${cmp(k('batch8/c64'))}, ${cmp(k('batch16/c64'))}, ${cmp(k('batch32/c64'))}. ` +
         `16 connections × pipelining 4: ${cmp(k('pipelining/c16x4'))}. The prediction log on disk: ` +
         `${cmp(k('predlog/c64'))}. 8 reviews per request: ${cmp(k('x8/c64'))} reviews/s; with \`--max-batch 256\` ` +

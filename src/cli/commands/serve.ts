@@ -180,7 +180,11 @@ export function registerServeCommand(program: Command, context: () => CommandCon
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free port)', '8080')
     .option('--max-batch <n>', 'documents per model call, at most (dynamic batching)', '64')
-    .option('--max-delay-ms <ms>', 'how long a request waits for others to batch with', '2')
+    .option(
+      '--max-delay-ms <ms>',
+      'how long a request waits for others to batch with (0: only those read in the same event-loop turn)',
+      '0',
+    )
     .option('--no-batching', 'run every request alone')
     .option('--body-limit <bytes>', 'largest request body (413 beyond it)', String(1 << 20))
     .option('--max-instances <n>', 'most texts or rows in one request (413 beyond it)', '256')

@@ -61,6 +61,12 @@ export interface MonitorOptions {
   drift?: Partial<DriftOptions> & {
     /** Also evaluate every N seconds when new predictions arrived (default 10). */
     evaluateIntervalSeconds?: number;
+    /**
+     * On the prediction path, evaluate at most this often (default 0.25 s; 0: every
+     * `evaluateEvery` predictions). A busy server then sorts its windows a few times a second
+     * rather than after every 100 predictions; the window itself still holds every prediction.
+     */
+    minEvaluationSeconds?: number;
   };
   /** POSTed a JSON body when a drift alert fires or resolves. */
   webhook?: WebhookOptions;
@@ -82,6 +88,8 @@ class Series {
   loaded = false;
   loadSeconds: number | undefined;
   evaluationQueued = false;
+  /** When drift was last evaluated (the monitor's clock). */
+  driftEvaluatedAt = Number.NEGATIVE_INFINITY;
   labelsInWindow = 0;
 
   constructor(
@@ -123,6 +131,7 @@ export class ServingMonitor implements Monitor {
   private readonly sink: MonitoringSink | undefined;
   private readonly profileFor: MonitorOptions['profileFor'];
   private readonly driftOptions: DriftOptions;
+  private readonly minEvaluationMs: number;
   private readonly accuracyOptions: { labels: number; seconds: number | undefined };
   private readonly sampleRate: number;
   private readonly predictionLog: PredictionLog | undefined;
@@ -188,6 +197,10 @@ export class ServingMonitor implements Monitor {
     this.windowSeconds = positive(options.windowSeconds, 10, 'windowSeconds');
     this.maxSeries = count(options.maxSeries, 64, 'maxSeries');
     const evaluateInterval = positive(drift.evaluateIntervalSeconds, 10, 'drift.evaluateIntervalSeconds');
+    const minEvaluation = drift.minEvaluationSeconds ?? 0.25;
+    if (!(minEvaluation >= 0 && Number.isFinite(minEvaluation)))
+      throw badOption('drift.minEvaluationSeconds', 'a number of seconds ≥ 0', minEvaluation);
+    this.minEvaluationMs = minEvaluation * 1000;
     const predictionLog = this.predictionLog;
     this.prometheus = new ServingMetrics({
       defaultMetrics: options.defaultMetrics ?? true,
@@ -252,7 +265,8 @@ export class ServingMonitor implements Monitor {
           Number.isFinite(event.oovRate) &&
           Number.isFinite(event.score) &&
           drift.add(event.tokens, event.oovRate, event.score) &&
-          !series.evaluationQueued
+          !series.evaluationQueued &&
+          now - series.driftEvaluatedAt >= this.minEvaluationMs
         ) {
           series.evaluationQueued = true;
           const due = series;
@@ -566,6 +580,7 @@ export class ServingMonitor implements Monitor {
   private evaluateSeries(series: Series, now: number): void {
     const drift = series.drift;
     if (!drift) return;
+    series.driftEvaluatedAt = now;
     try {
       const transitions = drift.evaluate(now);
       for (const feature of DRIFT_FEATURES) {

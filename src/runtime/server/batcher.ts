@@ -1,8 +1,12 @@
 /**
  * Dynamic batching, as Triton's dynamic batcher does it: requests for one model version that
- * arrive close together are merged into one model call. The first request to reach an empty
- * queue waits at most `maxQueueDelayMs` for others; as soon as `maxBatchSize` documents are
- * queued, a batch runs at once. A request larger than `maxBatchSize` is split across batches
+ * arrive close together are merged into one model call. With the default `maxQueueDelayMs` of 0
+ * (Triton's default too) nothing waits on purpose: the requests read in the same turn of the
+ * event loop — those that arrived while the thread was busy with the model or with other
+ * requests — run as one batch right after that turn (`setImmediate`), so a lone request pays no
+ * delay and a loaded server batches by itself. A positive delay makes the first request to reach
+ * an empty queue wait up to that long for others (bigger batches, more latency). As soon as
+ * `maxBatchSize` documents are queued, a batch runs at once. A request larger than `maxBatchSize` is split across batches
  * and reassembled. One promise per request, one model call per batch, results handed back as
  * views of the batch's output arrays (copied only for a request that was split).
  *
@@ -15,11 +19,14 @@ export interface BatchingOptions {
   enabled: boolean;
   /** Documents per model call, at most. 1 runs every document alone. */
   maxBatchSize: number;
-  /** How long the oldest queued request waits for others before its batch runs. */
+  /**
+   * How long the oldest queued request waits for others before its batch runs; 0: only for the
+   * requests read in the same event-loop turn.
+   */
   maxQueueDelayMs: number;
 }
 
-export const DEFAULT_BATCHING: BatchingOptions = { enabled: true, maxBatchSize: 64, maxQueueDelayMs: 2 };
+export const DEFAULT_BATCHING: BatchingOptions = { enabled: true, maxBatchSize: 64, maxQueueDelayMs: 0 };
 
 /** One model call: documents in, one Float32Array per output (a value per document) out. */
 export type BatchRunner = (docs: Int32Array[]) => Promise<Float32Array[]>;
@@ -55,7 +62,8 @@ interface Segment {
 export class Batcher {
   private readonly queue: Pending[] = [];
   private queuedDocs = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the scheduled dispatch of the queue, when one is scheduled. */
+  private cancelDispatch: (() => void) | undefined;
   private readonly options: BatchingOptions;
 
   constructor(
@@ -93,8 +101,8 @@ export class Batcher {
       });
       this.queuedDocs += docs.length;
       while (this.queuedDocs >= this.options.maxBatchSize) this.dispatchOne();
-      if (this.queue.length > 0 && this.timer === undefined) {
-        this.timer = setTimeout(() => this.dispatchAll(), this.options.maxQueueDelayMs);
+      if (this.queue.length > 0 && this.cancelDispatch === undefined) {
+        this.scheduleDispatch();
       } else if (this.queue.length === 0) {
         this.clearTimer();
       }
@@ -113,12 +121,22 @@ export class Batcher {
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelDispatch?.();
+    this.cancelDispatch = undefined;
+  }
+
+  private scheduleDispatch(): void {
+    if (this.options.maxQueueDelayMs === 0) {
+      const immediate = setImmediate(() => this.dispatchAll());
+      this.cancelDispatch = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(() => this.dispatchAll(), this.options.maxQueueDelayMs);
+      this.cancelDispatch = () => clearTimeout(timer);
+    }
   }
 
   private dispatchAll(): void {
-    this.timer = undefined;
+    this.cancelDispatch = undefined;
     while (this.queue.length > 0) this.dispatchOne();
   }
 

@@ -51,12 +51,22 @@ function mix(h: number): number {
   return x >>> 0;
 }
 
-/** Feature ids of a token list: sorted, unique, every n-gram up to `config.ngrams`. */
-export function featuresOfTokens(tokens: string[], config: FeatureConfig): Int32Array {
+/** `hashToken` of every token. */
+export function hashTokens(tokens: readonly string[], seed: number): Uint32Array {
   const hashes = new Uint32Array(tokens.length);
-  for (let i = 0; i < tokens.length; i++) hashes[i] = hashToken(tokens[i]!, config.seed);
+  for (let i = 0; i < tokens.length; i++) hashes[i] = hashToken(tokens[i]!, seed);
+  return hashes;
+}
+
+/** Feature ids of a token list: sorted, unique, every n-gram up to `config.ngrams`. */
+export function featuresOfTokens(tokens: readonly string[], config: FeatureConfig): Int32Array {
+  return featuresOfHashes(hashTokens(tokens, config.seed), config);
+}
+
+/** Feature ids from the tokens' hashes (`hashTokens` with `config.seed`). */
+export function featuresOfHashes(hashes: Uint32Array, config: FeatureConfig): Int32Array {
   const range = config.buckets - 1;
-  const ids = new Int32Array(tokens.length * config.ngrams);
+  const ids = new Int32Array(hashes.length * config.ngrams);
   let count = 0;
   for (let i = 0; i < hashes.length; i++) {
     let h = 0;

@@ -148,6 +148,13 @@ export class KerasWordIndex {
     return this.ranks.size;
   }
 
+  /** The words `indexOf` knows (rank within numWords), most frequent first. */
+  *knownWords(): IterableIterator<string> {
+    for (const [word, rank] of this.ranks) {
+      if (this.numWords === undefined || rank + INDEX_FROM < this.numWords) yield word;
+    }
+  }
+
   /** The index of one word, applying numWords: 2 when it is unknown or too rare. */
   indexOf(word: string): number {
     const rank = this.ranks.get(word);

@@ -37,6 +37,25 @@ describe('Batcher', () => {
     });
   });
 
+  it('by default (delay 0) batches what was submitted in the same event-loop turn, and never waits for more', async () => {
+    const { calls, runner } = recordingRunner();
+    const batcher = new Batcher(runner);
+    assert.equal(batcher.settings.maxQueueDelayMs, 0);
+    // Submitted in one turn: one batch, run right after the turn.
+    await Promise.all([batcher.submit([doc(1)]), batcher.submit([doc(2)]), batcher.submit([doc(3)])]);
+    assert.deepEqual(calls, [3]);
+    // A lone request runs at once: no timer (Node's setTimeout waits at least 1 ms).
+    const started = performance.now();
+    await batcher.submit([doc(4)]);
+    assert.ok(performance.now() - started < 50);
+    assert.deepEqual(calls, [3, 1]);
+    // One submitted in a later turn (after a timer) starts a batch of its own.
+    const first = batcher.submit([doc(5)]);
+    const later = new Promise<unknown>((resolve) => setTimeout(() => resolve(batcher.submit([doc(6)])), 5));
+    await Promise.all([first, later]);
+    assert.deepEqual(calls, [3, 1, 1, 1]);
+  });
+
   it('runs a batch as soon as maxBatchSize documents are queued, and never more', async () => {
     const { calls, runner } = recordingRunner();
     const batcher = new Batcher(runner, { maxBatchSize: 4, maxQueueDelayMs: 10_000 });
