@@ -17,7 +17,7 @@ import {
   DriftWindow,
 } from './drift-detector.js';
 import { createJsonLogger, type LogFields, type Logger, redactUrl } from './json-logger.js';
-import { AccuracyWindow, RecentPredictions } from './live-accuracy.js';
+import { AccuracyWindow } from './live-accuracy.js';
 import type { FeedbackResult, Monitor, PredictionEvent, RequestEvent, ServingEvent } from './monitor.js';
 import {
   DRIFT_FEATURES,
@@ -27,6 +27,7 @@ import {
 } from './monitoring-sink.js';
 import { PredictionLog, type PredictionLogOptions } from './prediction-log.js';
 import { type SeriesMetrics, ServingMetrics } from './prometheus-metrics.js';
+import { RecentPredictions } from './recent-predictions.js';
 import { SCORE_EDGES, scoreBin } from './score-bins.js';
 import { SERIES_SECONDS, TrafficStats } from './traffic-stats.js';
 
@@ -355,7 +356,7 @@ export class ServingMonitor implements Monitor {
       const series = entry.series;
       const correct = entry.label === label;
       if (entry.outcome?.inWindow) series.accuracy.relabel(entry.outcome, correct);
-      else entry.outcome = series.accuracy.add(now, correct);
+      else this.recent.setOutcome(entry.slot, series.accuracy.add(now, correct));
       series.accuracy.expire(now);
       series.labelsInWindow++;
       this.prometheus.feedback(series.model, series.version, true);
