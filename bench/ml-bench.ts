@@ -19,17 +19,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  check,
-  killRunning,
-  type RunResult,
-  removeTree,
-  run,
-  sh,
-  shellQuote,
-  syncDisks,
-} from './lib/exec.js';
+import { check, killRunning, type RunResult, removeTree, run, shellQuote, syncDisks } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
+import { type Machine as BaseMachine, machineInfo as baseMachineInfo } from './lib/machine.js';
 import {
   fmtBytes,
   fmtCount,
@@ -176,36 +168,14 @@ function quantile(sorted: number[], q: number): number {
 // ---------------------------------------------------------------------------------------------
 // Machine
 
-interface Machine {
-  cpu: string;
-  nproc: number;
-  memory: string;
-  node: string;
-  kernel: string;
+interface Machine extends BaseMachine {
   onnxruntime: string;
   python: string | undefined;
   sklearn: string | undefined;
-  commit: string;
-  loadStart: number;
-  loadEnd?: number;
 }
 
 function machineInfo(ledgeRoot: string): Machine {
-  let cpu = 'unknown';
-  try {
-    const match = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-    if (match) cpu = match[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  let commit = 'unknown';
-  try {
-    commit = sh(['git', 'rev-parse', '--short', 'HEAD'], { cwd: ledgeRoot }).trim();
-    const dirty = sh(['git', 'status', '--porcelain', '--', 'src'], { cwd: ledgeRoot }).trim() !== '';
-    if (dirty) commit += ' + uncommitted changes in src/';
-  } catch {
-    // not a git checkout
-  }
+  const base = baseMachineInfo(ledgeRoot);
   let onnxruntime = 'unknown';
   try {
     const pkg = path.join(ledgeRoot, 'node_modules', 'onnxruntime-node', 'package.json');
@@ -220,16 +190,10 @@ function machineInfo(ledgeRoot: string): Machine {
   );
   const [python, sklearn] = probe.status === 0 ? probe.stdout.trim().split(' ') : [undefined, undefined];
   return {
-    cpu,
-    nproc: NPROC,
-    memory: `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
+    ...base,
     onnxruntime,
     python,
     sklearn,
-    commit,
-    loadStart: os.loadavg()[0]!,
   };
 }
 

@@ -22,6 +22,7 @@ import { sql } from 'kysely';
 import { extractImdb, prng, summarize as summarizeData } from './lib/data.js';
 import { check, killRunning, type RunResult, removeTree, run, runShell, sh, shellQuote } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
+import { type Machine as BaseMachine, machineInfo as baseMachineInfo } from './lib/machine.js';
 import { type PostgresCluster, postgresBinDir, startPostgresCluster } from './lib/postgres.js';
 import {
   fmtBytes,
@@ -188,51 +189,23 @@ function firstLine(argv: string[]): string | undefined {
   }
 }
 
-interface Machine {
-  cpu: string;
-  nproc: number;
-  memory: string;
-  node: string;
-  kernel: string;
+interface Machine extends BaseMachine {
   tmpFs: string;
   sqlite: string;
   postgres: string | undefined;
-  commit: string;
-  loadStart: number;
-  loadEnd?: number;
 }
 
 function machineInfo(tmp: string, ledgeRoot: string): Machine {
-  let cpu = 'unknown';
-  try {
-    const match = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-    if (match) cpu = match[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  let commit = 'unknown';
-  try {
-    commit = sh(['git', 'rev-parse', '--short', 'HEAD'], { cwd: ledgeRoot }).trim();
-    const dirty = sh(['git', 'status', '--porcelain', '--', 'src'], { cwd: ledgeRoot }).trim() !== '';
-    if (dirty) commit += ' + uncommitted changes in src/';
-  } catch {
-    // not a git checkout
-  }
+  const base = baseMachineInfo(ledgeRoot);
   const memory = new Database(':memory:');
   const sqlite = (memory.prepare('select sqlite_version() as v').get() as { v: string }).v;
   memory.close();
   const pgBin = postgresBinDir();
   return {
-    cpu,
-    nproc: NPROC,
-    memory: `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
+    ...base,
     tmpFs: firstLine(['stat', '-f', '-c', '%T', tmp]) ?? 'unknown',
     sqlite,
     postgres: pgBin ? firstLine([path.join(pgBin, 'postgres'), '--version']) : undefined,
-    commit,
-    loadStart: os.loadavg()[0]!,
   };
 }
 

@@ -32,8 +32,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { prng } from './lib/data.js';
-import { check, removeTree, run, sh, shellQuote } from './lib/exec.js';
+import { check, removeTree, run, shellQuote } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
+import {
+  type Machine as BaseMachine,
+  machineInfo as baseMachineInfo,
+  packageVersion,
+} from './lib/machine.js';
 import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, median, table, updateSectionAfter } from './lib/report.js';
 
 const SECTION = '## Serving (issue 5)';
@@ -1081,56 +1086,19 @@ function limitOf(f: LimitFigure): { predict: BatchTiming; scoreIds: BatchTiming 
 // ---------------------------------------------------------------------------------------------
 // Machine
 
-interface Machine {
-  cpu: string;
-  nproc: number;
-  memory: string;
-  node: string;
-  kernel: string;
+interface Machine extends BaseMachine {
   onnxruntime: string;
   autocannon: string;
   hono: string;
-  commit: string;
-  loadStart: number;
-  loadEnd?: number;
-}
-
-function packageVersion(name: string): string {
-  try {
-    const pkg = path.join(ROOT, 'node_modules', name, 'package.json');
-    return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function machineInfo(ledgeRoot: string): Machine {
-  let cpu = 'unknown';
-  try {
-    const match = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-    if (match) cpu = match[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  let commit = 'unknown';
-  try {
-    commit = sh(['git', 'rev-parse', '--short', 'HEAD'], { cwd: ledgeRoot }).trim();
-    const dirty = sh(['git', 'status', '--porcelain', '--', 'src'], { cwd: ledgeRoot }).trim() !== '';
-    if (dirty) commit += ' + uncommitted changes in src/';
-  } catch {
-    // not a git checkout
-  }
+  const base = baseMachineInfo(ledgeRoot);
   return {
-    cpu,
-    nproc: NPROC,
-    memory: `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
-    onnxruntime: packageVersion('onnxruntime-node'),
-    autocannon: packageVersion('autocannon'),
-    hono: `hono ${packageVersion('hono')}, @hono/node-server ${packageVersion('@hono/node-server')}`,
-    commit,
-    loadStart: os.loadavg()[0]!,
+    ...base,
+    onnxruntime: packageVersion(ROOT, 'onnxruntime-node'),
+    autocannon: packageVersion(ROOT, 'autocannon'),
+    hono: `hono ${packageVersion(ROOT, 'hono')}, @hono/node-server ${packageVersion(ROOT, '@hono/node-server')}`,
   };
 }
 

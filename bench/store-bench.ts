@@ -28,6 +28,7 @@ import {
   syncDisks,
 } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
+import { type Machine as BaseMachine, machineInfo as baseMachineInfo } from './lib/machine.js';
 import {
   fmtBytes,
   fmtCount,
@@ -140,50 +141,21 @@ function firstLine(argv: string[]): string | undefined {
   }
 }
 
-interface Machine {
-  cpu: string;
-  nproc: number;
-  memory: string;
-  node: string;
-  kernel: string;
+interface Machine extends BaseMachine {
   tmpFs: string;
   git: string | undefined;
   annex: string | undefined;
   lfs: string | undefined;
-  commit: string;
-  /** 1-minute load average when the benchmark started and ended. */
-  loadStart: number;
-  loadEnd?: number;
 }
 
 function machineInfo(tmp: string, ledgeRoot: string): Machine {
-  let cpu = 'unknown';
-  try {
-    const match = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-    if (match) cpu = match[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  let commit = 'unknown';
-  try {
-    commit = sh(['git', 'rev-parse', '--short', 'HEAD'], { cwd: ledgeRoot }).trim();
-    const dirty = sh(['git', 'status', '--porcelain', '--', 'src'], { cwd: ledgeRoot }).trim() !== '';
-    if (dirty) commit += ' + uncommitted changes in src/';
-  } catch {
-    // not a git checkout
-  }
+  const base = baseMachineInfo(ledgeRoot);
   return {
-    cpu,
-    nproc: NPROC,
-    memory: `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
+    ...base,
     tmpFs: firstLine(['stat', '-f', '-c', '%T', tmp]) ?? 'unknown',
     git: firstLine(['git', '--version']),
     annex: firstLine(['git', 'annex', 'version', '--raw']),
     lfs: firstLine(['git', 'lfs', 'version']),
-    commit,
-    loadStart: os.loadavg()[0]!,
   };
 }
 

@@ -16,8 +16,9 @@ export interface Machine {
   node: string;
   /** ledge's short commit, with a note when src/ has uncommitted changes. */
   commit: string;
-  /** The 1-minute load average when the benchmark started. */
+  /** The 1-minute load average when the benchmark started (and ended, set by the benchmark). */
   loadStart: number;
+  loadEnd?: number;
 }
 
 export function machineInfo(ledgeRoot: string): Machine {
