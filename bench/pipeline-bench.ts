@@ -503,7 +503,8 @@ async function listOnDb(
   const want = Math.min(expected, 10_000);
   if (all.length !== want)
     throw new Error(`${key}: --where --json returned ${all.length} rows, expected ${want}`);
-  const lines = (query: QueryKey) => sh(listArgs(query), { cwd: ws, env }).trim().split('\n').length;
+  // The table's rows, its header line not counted.
+  const lines = (query: QueryKey) => sh(listArgs(query), { cwd: ws, env }).trim().split('\n').length - 1;
   const rows: Record<QueryKey, number> = {
     where: lines('where'),
     whereAll: all.length,
