@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // `npm start`: the ledge walkthrough on the bundled IMDB sample, with embedded defaults only
 // (local cache, local-directory remote, no network). It grows as ledge grows: today it shows
-// data versioning, the IMDB pipeline (train, ONNX export, evaluation, int8, registry), prediction,
-// then the model served next to the dashboard; image builds and deployment join later.
+// data versioning, the IMDB pipeline (train, ONNX export, evaluation, int8, registry, deployment
+// to the local target), a retrain that redeploys blue/green, prediction, then the served model next
+// to the dashboard.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
@@ -91,11 +93,30 @@ ledge(clone, 'status');
 ledge(clone, 'fsck');
 
 step(
-  '7. The IMDB example pipeline: prepare -> train -> evaluate, quantize -> register (examples/imdb/ledge.yaml)',
+  '7. The IMDB example pipeline: prepare -> train -> evaluate, quantize -> register -> package, deploy (examples/imdb/ledge.yaml)',
 );
 for (const file of ['ledge.yaml', 'params.yaml']) {
   fs.copyFileSync(path.join(repo, 'examples', 'imdb', file), path.join(project, file));
 }
+// The deploy stage's target: the local one, on port 8080 unless something else listens there.
+const port = await freePort(8080);
+fs.writeFileSync(
+  path.join(project, '.ledge', 'deploy.yaml'),
+  fs
+    .readFileSync(path.join(repo, 'examples', 'imdb', 'deploy.yaml'), 'utf8')
+    .replace('port: 8080', `port: ${port}`),
+);
+let deployed = false;
+process.on('exit', () => {
+  // Whatever happened: the deployment's supervisor and servers do not outlive npm start.
+  if (deployed) {
+    try {
+      execFileSync(process.execPath, [ledgeBin, 'deploy', 'stop'], { cwd: project, env, stdio: 'ignore' });
+    } catch {
+      // already stopped
+    }
+  }
+});
 // The reviews the pipeline reads: the bundled sample, or the full dataset when LEDGE_IMDB names
 // an archive (a path, or a URL fetched once into the cache and verified).
 const imdb = process.env.LEDGE_IMDB;
@@ -105,11 +126,12 @@ if (imdb && /^[a-z]+:\/\//.test(imdb)) {
   fs.copyFileSync(imdb ?? sample, path.join(project, 'data', 'aclImdb.tar.gz'));
 }
 ledge(project, 'add', 'data/aclImdb.tar.gz');
+deployed = true;
 ledge(project, 'run');
 ledge(project, 'run');
 git(project, 'add', '-A');
 git(project, 'commit', '-qm', 'The IMDB pipeline');
-step('8. Change a parameter: only the stages that read it run again');
+step('8. Change a parameter: only the stages that read it run again, and the better model is redeployed');
 fs.writeFileSync(
   path.join(project, 'params.yaml'),
   fs.readFileSync(path.join(project, 'params.yaml'), 'utf8').replace('epochs: 2', 'epochs: 3'),
@@ -121,6 +143,8 @@ git(project, 'add', '-A');
 git(project, 'commit', '-qm', 'Train for 3 epochs');
 ledge(project, 'runs', 'list', '--type', 'run');
 ledge(project, 'lineage', 'models/imdb-sentiment', '--upstream-only');
+ledge(project, 'deploy', 'history');
+ledge(project, 'build', 'list');
 
 step('9. The model registry, and predictions with the exported model (ONNX Runtime)');
 ledge(project, 'model', 'list');
@@ -138,12 +162,13 @@ fs.writeFileSync(
 ledge(project, 'predict', 'imdb-sentiment-int8@production', '--input', reviews);
 ledge(project, 'model', 'pack', 'models/imdb-sentiment-int8', '--out', 'imdb-sentiment-int8.ledgemodel');
 
-step('10. Serve the model and open the dashboard');
-const server = await startLongRunning(
-  project,
-  ['serve', 'imdb-sentiment-int8@production', '--port', '0'],
-  /at (http:\/\/\S+)/,
+step('10. The deployed model, and the dashboard');
+ledge(project, 'deploy', 'status');
+const status = JSON.parse(
+  run(project, process.execPath, [ledgeBin, 'deploy', 'status', '--json'], { quiet: true }),
 );
+const server = { url: status.url };
+const served = status.serving ? `${status.serving.name}@${status.serving.version}` : 'nothing';
 const ui = await startLongRunning(project, ['ui', '--port', '0', '--server', server.url], /(http:\/\/\S+)/);
 const predictUrl = `${server.url}/v1/models/imdb-sentiment-int8:predict`;
 const response = await fetch(predictUrl, {
@@ -170,21 +195,38 @@ const keepRunning = process.stdout.isTTY && !process.env.CI;
 console.log(`
 Done. Where to look:
   dashboard      ${ui.url}${keepRunning ? '' : ' (stopped: npm start was not run on a terminal)'}
-  model served   ${server.url} (imdb-sentiment-int8@production: POST /v1/models/imdb-sentiment-int8:predict,
-                 /v2/models/imdb-sentiment-int8/infer; metrics at ${server.url}/metrics)
+  model served   ${server.url} (${served} on the local target: POST /v1/models/imdb-sentiment-int8:predict,
+                 /v2/models/imdb-sentiment-int8/infer; metrics at ${server.url}/metrics;
+                 ledge deploy status | history | rollback | stop)${keepRunning ? '' : ' (stopped)'}
   workspace      ${project}
   its clone      ${clone}
   remote store   ${remote}
   model bundle   ${path.join(project, 'models', 'imdb-sentiment')} (int8: models/imdb-sentiment-int8,
                  one file: imdb-sentiment-int8.ledgemodel; registered: ledge model list)
+  image          ${path.join(project, 'build', 'imdb-sentiment-int8')} (OCI layout: ledge build list; skopeo, podman)
   metrics        ${path.join(project, 'metrics')} (ledge metrics show; ledge runs list)
-  try            cd ${project} && node ${path.relative(project, ledgeBin)} runs show 1
-Image builds and deployment arrive with the next issues (see README.md).`);
+  try            cd ${project} && node ${path.relative(project, ledgeBin)} runs show 1`);
 if (keepRunning) {
-  console.log('\nThe server and the dashboard keep running: press Ctrl-C to stop them.');
+  console.log('\nThe deployment and the dashboard keep running: press Ctrl-C to stop them.');
   await new Promise((resolve) => process.once('SIGINT', resolve));
 }
-await Promise.all([server.stop(), ui.stop()]);
+await ui.stop();
+ledge(project, 'deploy', 'stop');
+deployed = false;
+
+/** `preferred` when nothing listens there on loopback, else a free port. */
+function freePort(preferred) {
+  const listen = (port) =>
+    new Promise((resolve, reject) => {
+      const probe = net.createServer();
+      probe.once('error', reject);
+      probe.listen(port, '127.0.0.1', () => {
+        const { port: bound } = probe.address();
+        probe.close(() => resolve(bound));
+      });
+    });
+  return listen(preferred).catch(() => listen(0));
+}
 
 /** Starts a long-running ledge command; resolves once it prints the URL it listens on. */
 function startLongRunning(cwd, args, urlPattern) {

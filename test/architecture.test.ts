@@ -34,10 +34,25 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
   image: { components: ['core', 'image'], packages: ['tar'] },
   // The dashboard: a local web UI over the metadata store and running servers.
   ui: { components: ['core', 'metadata', 'ui'], packages: ['hono', '@hono/node-server'] },
-  // Deploy targets (a supervised local server; next, container engines), rollouts, the quality gate.
-  deploy: { components: ['core', 'metadata', 'runtime', 'deploy'], packages: ['zod'] },
+  // Image builds of models: the image library, the runtime's server and bundle format, records.
+  build: { components: ['core', 'metadata', 'image', 'runtime', 'build'], packages: [] },
+  // Deploy targets (a supervised local server; container engines), rollouts, the quality gate.
+  // `image`: the engine target reads an image's manifest from its registry before the engine pulls it.
+  deploy: { components: ['core', 'metadata', 'runtime', 'image', 'deploy'], packages: ['zod'] },
   cli: {
-    components: ['core', 'store', 'metadata', 'pipeline', 'runtime', 'ml', 'ui', 'deploy', 'image', 'cli'],
+    components: [
+      'core',
+      'store',
+      'metadata',
+      'pipeline',
+      'runtime',
+      'ml',
+      'ui',
+      'deploy',
+      'image',
+      'build',
+      'cli',
+    ],
     packages: ['commander', 'cli-progress'],
   },
 };

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { LedgeError } from '../core/errors.js';
 import { runInterruptHandlers } from '../core/interrupt.js';
 import { VERSION } from '../core/version.js';
+import { registerBuildCommands } from './commands/build.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerLineageCommand } from './commands/lineage.js';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerMlCommands(program, context);
   registerUiCommand(program, context);
   registerServeCommand(program, context);
+  registerBuildCommands(program, context);
   registerDeployCommands(program, context);
   // Subcommands (and theirs) inherit exit and output handling.
   const inherit = (parent: Command) => {

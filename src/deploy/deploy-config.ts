@@ -11,6 +11,10 @@
  *         gate: { metric: accuracy, min: 0.9 }
  *       staging:
  *         port: 8081
+ *       edge:
+ *         kind: engine           # containers through the Docker Engine API (Docker, balenaEngine, Podman)
+ *         socket: /run/podman/podman.sock
+ *         image: registry.local:5000/ledge/imdb
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -64,13 +68,73 @@ const localTargetSchema = z
   })
   .strict();
 
-/** `kind` defaults to local; the next kinds (engine) join the union. */
+/** An environment variable's name (registry passwords are read from the environment, never the file). */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const healthcheckSchema = z
+  .object({
+    /** A shell command (`CMD-SHELL`), or an exec form `[CMD, exe, arg…]` / `[CMD-SHELL, command]`. */
+    test: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    interval: seconds().default(2),
+    timeout: seconds().default(3),
+    retries: z.number().int().min(1).max(100).default(3),
+    /** Failures in the first seconds do not count (the server loading its model). */
+    start_period: z.number().min(0).max(3600).default(0),
+  })
+  .strict();
+
+const engineTargetSchema = z
+  .object({
+    kind: z.literal('engine'),
+    /** The engine's unix socket (default: DOCKER_HOST=unix://…, else /var/run/docker.sock). */
+    socket: z.string().min(1).optional(),
+    /** The repository a model reference deploys from: `<image>:<tag>` (e.g. registry.local:5000/ledge/imdb). */
+    image: z.string().min(1).optional(),
+    /** The tag a model version maps to: `{version}` (default), `{name}-{version}`. */
+    tag: z
+      .string()
+      .regex(
+        /^(?:[A-Za-z0-9_.-]|\{name\}|\{version\})+$/,
+        'a tag template of letters, digits, "_", ".", "-", {name} and {version}',
+      )
+      .default('{version}'),
+    /** Where the stable endpoint is published (bridge networks) and probed. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** The stable port on the engine's host. */
+    port: z.number().int().min(1).max(65535).default(8080),
+    /** The port the server listens on inside the container on a bridge network (LEDGE_PORT tells it). */
+    container_port: z.number().int().min(1).max(65535).default(8080),
+    /** `bridge` (publish the port), `host` (the container binds the host's port itself), or a network name. */
+    network: z.string().min(1).default('bridge'),
+    /** Extra environment variables for the container. */
+    env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
+    gate: gateSchema.optional(),
+    smoke_text: z.string().min(1).default('A wonderful, moving film.'),
+    /** Seconds a new container has to start, report healthy and answer the smoke inference. */
+    health_timeout: seconds().default(60),
+    /** Seconds an old container has to stop (SIGTERM) before it is killed. */
+    drain_timeout: seconds().default(15),
+    /** The container's health check (default: the image's); `none` disables it (ledge polls /v2/health/ready). */
+    healthcheck: z.union([z.literal('none'), healthcheckSchema]).optional(),
+    /** What the engine does when the serving container exits. */
+    restart_policy: z.enum(['unless-stopped', 'always', 'on-failure', 'no']).default('unless-stopped'),
+    /** always: pull every deploy (only missing blobs move); missing: only when the engine lacks it; never: it must be there. */
+    pull: z.enum(['always', 'missing', 'never']).default('always'),
+    /** Credentials for the registry, given to the engine and to ledge's registry client. */
+    registry_auth: z
+      .object({ username: z.string().min(1), password_env: z.string().regex(ENV_NAME) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** `kind` defaults to local. */
 const targetSchema = z.preprocess(
   (value) =>
     value && typeof value === 'object' && !Array.isArray(value) && !('kind' in value)
       ? { kind: 'local', ...value }
       : (value ?? { kind: 'local' }),
-  z.discriminatedUnion('kind', [localTargetSchema]),
+  z.discriminatedUnion('kind', [localTargetSchema, engineTargetSchema]),
 );
 
 const deployFileSchema = z
@@ -89,6 +153,8 @@ const deployFileSchema = z
 
 export type GateConfig = z.infer<typeof gateSchema>;
 export type LocalTargetConfig = z.infer<typeof localTargetSchema>;
+export type EngineTargetConfig = z.infer<typeof engineTargetSchema>;
+export type EngineHealthcheckConfig = z.infer<typeof healthcheckSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 
 export interface DeployConfig {

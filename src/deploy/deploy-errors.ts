@@ -17,7 +17,11 @@ export type DeployErrorReason =
   /** The target cannot be reached or started (its supervisor, port, engine socket). */
   | 'target-unavailable'
   /** Rollback with nothing earlier to return to, status of nothing deployed… */
-  | 'nothing-deployed';
+  | 'nothing-deployed'
+  /** A container engine answered a request with an error (engine targets). */
+  | 'engine-error'
+  /** The target cannot do what was asked (an image on the local target). */
+  | 'not-supported';
 
 const CODES: Record<DeployErrorReason, ErrorCode> = {
   'unknown-target': 'usage',
@@ -26,6 +30,8 @@ const CODES: Record<DeployErrorReason, ErrorCode> = {
   'deploy-failed': 'invalid-model',
   'target-unavailable': 'io',
   'nothing-deployed': 'usage',
+  'engine-error': 'io',
+  'not-supported': 'usage',
 };
 
 export class DeployError extends LedgeError {

@@ -16,6 +16,7 @@ import {
   failDeployment,
   getDeployment,
   lastServedBefore,
+  setDeploymentLocation,
   startDeployment,
 } from '../metadata/deployments.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -138,7 +139,10 @@ async function carryOut(
     await failDeployment(db, deployment.id, (error as Error).message);
     throw error;
   }
-  const facts = { url: outcome.url, steps: outcome.steps, serving: outcome.serving };
+  const facts = { url: outcome.url, steps: outcome.steps, serving: outcome.serving, ...outcome.facts };
+  if (outcome.location !== undefined && outcome.location !== deployment.location) {
+    await setDeploymentLocation(db, deployment.id, outcome.location);
+  }
   if (!outcome.ok) {
     await failDeployment(db, deployment.id, outcome.reason ?? 'failed', facts);
     return { deployment: await getDeployment(db, deployment.id), outcome, replaced: undefined };
@@ -183,6 +187,7 @@ export async function deployModel(options: DeployerOptions, request: DeployReque
       version: candidate.version,
       digest: candidate.digest,
       path: candidate.path,
+      image: candidate.image,
     };
     const done = await carryOut(
       options,

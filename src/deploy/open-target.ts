@@ -1,6 +1,6 @@
 /**
  * Turns a configured target into a `DeployTarget`, choosing the implementation by `kind`.
- * Each kind lives in its own folder (`local/`; next `engine/`, the Docker Engine API over a unix
+ * Each kind lives in its own folder (`local/`; `engine/`, the Docker Engine API over a unix
  * socket), loaded only when a target uses it.
  */
 import path from 'node:path';
@@ -17,6 +17,8 @@ export interface TargetEnvironment {
   serveCommand: string[];
   /** The metadata store (SQLite path or postgres URL), for events targets record. */
   database?: string | undefined;
+  /** Environment variables (DOCKER_HOST, registry passwords); default process.env. */
+  processEnv?: NodeJS.ProcessEnv | undefined;
 }
 
 /** `.ledge/deploy/<name>`: the target's state, log and deploy lock. */
@@ -45,6 +47,10 @@ export async function openTarget(
         serveCommand: env.serveCommand,
         database: env.database,
       });
+    }
+    case 'engine': {
+      const { EngineTarget } = await import('./engine/engine-target.js');
+      return new EngineTarget({ name, config, env: env.processEnv });
     }
   }
 }

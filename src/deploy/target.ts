@@ -1,7 +1,7 @@
 /**
  * A deploy target: somewhere a model version can serve behind a stable endpoint. One interface
  * here, one folder per kind (`local/`: a supervised `ledge serve` process behind a reverse
- * proxy; next, `engine/`: containers through the Docker Engine API over a unix socket).
+ * proxy; `engine/`: containers through the Docker Engine API over a unix socket).
  *
  * Targets only know *how* to put a model in place, check on it and take it down. *Whether* to
  * deploy (the quality gate), which deployment to roll back to, and the records in the metadata
@@ -18,6 +18,11 @@ export interface ModelToDeploy {
   digest: string;
   /** Absolute path of the bundle directory (what the local target serves; what an image build takes). */
   path: string;
+  /**
+   * An image reference to run as it is (`ledge deploy registry.local:5000/ledge/imdb:3`), for
+   * targets that run images; `path` then holds the same reference.
+   */
+  image?: string | undefined;
 }
 
 export interface DeploySpec {
@@ -64,6 +69,10 @@ export interface DeployOutcome {
   serving: ServingInstance | null;
   /** What was replaced and drained (on success). */
   replaced: ServingInstance | null;
+  /** What the target ran, when it is not the bundle path: an image reference pinned by digest. */
+  location?: string | undefined;
+  /** Target-specific facts recorded with the deployment (e.g. the bytes an engine pulled). */
+  facts?: Record<string, unknown> | undefined;
 }
 
 /** Something that happened on a target outside a rollout: crashes, restarts, starts, stops. */
@@ -105,6 +114,18 @@ export interface StopOutcome {
   detail: string;
 }
 
+/** What an image says of the model it serves (its labels), for deploying an image reference. */
+export interface ImageModel {
+  /** The reference as given. */
+  reference: string;
+  /** The image's manifest digest. */
+  digest: string;
+  /** From the image's labels, when it has them. */
+  name: string | undefined;
+  version: string | undefined;
+  modelDigest: string | undefined;
+}
+
 export interface DeployTarget {
   readonly name: string;
   readonly kind: string;
@@ -124,4 +145,9 @@ export interface DeployTarget {
   status(): Promise<TargetStatus>;
   /** Stops serving and frees the endpoint. */
   stop(): Promise<StopOutcome>;
+  /**
+   * Capability of targets that run images (`engine`): reads what an image reference serves,
+   * so `ledge deploy <image>` can record and gate it. Absent: the target runs bundles only.
+   */
+  describeImage?(reference: string): Promise<ImageModel>;
 }

@@ -209,6 +209,11 @@ export async function activateDeployment(
   });
 }
 
+/** Records what the target ran, once it knows (an engine target: the image pinned by digest). */
+export async function setDeploymentLocation(db: Db, id: number, location: string): Promise<void> {
+  await db.updateTable('deployments').set({ location }).where('id', '=', id).execute();
+}
+
 /** Records that a deployment failed (nothing it did is serving): why, and what it found. */
 export async function failDeployment(
   db: Db,

@@ -252,6 +252,43 @@ function migrations(caps: DdlCapabilities): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_image_builds': {
+      // Image builds (src/build, docs/build.md): one row per `ledge build` of a model version:
+      // what was built (the image or index digest, each platform's image with its base and
+      // layers and their sizes), from what (model, base, git commit), and where it went
+      // (layouts, tarballs, registry pushes). Linked to the registry version, as deployments are.
+      async up(db: Kysely<unknown>) {
+        const table = db.schema.createTable('image_builds');
+        await (caps.serial === 'serial'
+          ? table.addColumn('id', 'serial', (c) => c.primaryKey())
+          : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        )
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('media_type', 'text', (c) => c.notNull())
+          .addColumn('model_name', 'text', (c) => c.notNull())
+          .addColumn('model_version', 'integer')
+          .addColumn('model_version_id', 'integer', (c) => c.references('model_versions.id'))
+          .addColumn('model_digest', 'text', (c) => c.notNull())
+          .addColumn('base_ref', 'text', (c) => c.notNull())
+          .addColumn('base_digest', 'text')
+          .addColumn('platforms', caps.json, (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('tag', 'text')
+          .addColumn('outputs', caps.json, (c) => c.notNull())
+          .addColumn('git_commit', 'text')
+          .addColumn('git_dirty', 'integer')
+          .addColumn('image_created', 'text', (c) => c.notNull())
+          .addColumn('properties', caps.json, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('image_builds_by_digest').on('image_builds').column('digest').execute();
+        await db.schema
+          .createIndex('image_builds_by_model')
+          .on('image_builds')
+          .columns(['model_name', 'model_version'])
+          .execute();
+      },
+    },
   };
 }
 

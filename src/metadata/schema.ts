@@ -123,6 +123,7 @@ export interface MetadataDatabase {
   monitoring_windows: MonitoringWindowTable;
   serving_events: ServingEventTable;
   deployments: DeploymentTable;
+  image_builds: ImageBuildTable;
 }
 
 /**
@@ -203,5 +204,43 @@ export interface DeploymentTable {
   /** Why it failed or ended, in one line. */
   message: string | null;
   /** Quality-gate decision, the model's metrics, the steps of the rollout, the serving URL. */
+  properties: JsonText;
+}
+
+/**
+ * One image build: a model version packaged as an OCI image or index (migration 0006; written
+ * by image-builds.ts, columns documented in docs/build.md).
+ */
+export interface ImageBuildTable {
+  id: Generated<number>;
+  /** ISO time the build was recorded (wall clock; the image's own time is image_created). */
+  created_at: string;
+  /** `sha256:<hex>` of what was built: the image manifest, or the index for several platforms. */
+  digest: string;
+  /** Its media type (OCI image manifest or index). */
+  media_type: string;
+  model_name: string;
+  /** The registry version, when the model is registered. */
+  model_version: number | null;
+  /** → model_versions.id, when the model is registered. */
+  model_version_id: number | null;
+  model_digest: string;
+  /** The base image as given (`node:20-slim`, `oci:DIR:TAG`). */
+  base_ref: string;
+  /** The digest the base reference named (an index for multi-platform bases), when known. */
+  base_digest: string | null;
+  /** `[{platform, digest, base: {name, digest}, layers: [{role, digest, diffId, mediaType, size, uncompressedSize}], size, uncompressedSize}]` */
+  platforms: JsonText;
+  /** Bytes of every distinct blob (configs and layers). */
+  size: number;
+  /** The image name it was tagged with (`ledge/imdb-sentiment:3`). */
+  tag: string | null;
+  /** `[{kind: oci|tar|push|dockerfile, location, digest, bytes}]` */
+  outputs: JsonText;
+  git_commit: string | null;
+  git_dirty: number | null;
+  /** The creation time written into the image (fixed, for reproducible digests). */
+  image_created: string;
+  /** Timings, pruning, labels, the ledge version. */
   properties: JsonText;
 }

@@ -73,7 +73,8 @@ describe('deploy targets configuration', () => {
       direction: 'higher',
       against_deployed: true,
     });
-    assert.deepEqual(staging.config.serve_args, ['--max-batch', '32']);
+    assert.equal(staging.config.kind, 'local');
+    assert.deepEqual(staging.config.kind === 'local' && staging.config.serve_args, ['--max-batch', '32']);
     assert.equal(targetConfig(config, 'loss-gated').config.gate?.direction, 'lower');
     assert.equal(targetConfig(config, 'local').config.port, 8080);
   });
@@ -98,8 +99,8 @@ describe('deploy targets configuration', () => {
       /^\.ledge\/deploy\.yaml:3: targets\.local: unknown key 'prot'/,
     );
     fails(
-      'targets:\n  local:\n    kind: engine\n',
-      /^\.ledge\/deploy\.yaml:3: targets\.local\.kind: .*expected 'local'/i,
+      'targets:\n  local:\n    kind: kubernetes\n',
+      /^\.ledge\/deploy\.yaml:3: targets\.local\.kind: .*expected 'local' \| 'engine'/i,
     );
     fails(
       'targets:\n  local:\n    gate: {min: 0.9}\n',

@@ -156,10 +156,85 @@ async function candidateFor(
   };
 }
 
-/** Finds an earlier deployment's bundle again (rollback): from the registry, else its path. */
+/** Whether `ref` names an image (`registry/repo:tag`) rather than a model or a bundle path. */
+async function isImageReference(ctx: CommandContext, ref: string): Promise<boolean> {
+  if (fs.existsSync(path.resolve(ctx.cwd, ref))) return false;
+  const { looksLikeImageReference } = await import('../../deploy/engine/engine-image.js');
+  return looksLikeImageReference(ref);
+}
+
+/**
+ * An image reference as a candidate (targets that run images): the model its labels name,
+ * with the registry's record of it (metrics for the gate, the run) when it is registered.
+ */
+async function imageCandidate(opened: OpenedTarget, ref: string): Promise<Candidate> {
+  const target = opened.deployer.target;
+  if (!target.describeImage) {
+    const { DeployError } = await import('../../deploy/deploy-errors.js');
+    throw new DeployError(
+      'not-supported',
+      `target '${target.name}' (kind ${target.kind}) runs model bundles, not images such as ${ref}`,
+      {
+        hint: 'deploy images to a target of kind: engine (docs/deploy.md), or deploy a model reference here',
+      },
+    );
+  }
+  const image = await target.describeImage(ref);
+  const registry = await import('../../metadata/model-registry.js');
+  let registered: Awaited<ReturnType<typeof registry.getModelVersion>> | undefined;
+  if (image.modelDigest?.startsWith('sha256:')) {
+    registered = await registry.findModelVersionByDigest(
+      opened.metadata.db,
+      image.modelDigest as `sha256:${string}`,
+    );
+  }
+  if (!registered && image.name && image.version && /^\d+$/.test(image.version)) {
+    registered = await registry
+      .getModelVersion(opened.metadata.db, image.name, Number(image.version))
+      .catch(() => undefined);
+    if (registered && image.modelDigest && registered.digest !== image.modelDigest) registered = undefined;
+  }
+  const repository = ref.split('@')[0]!.replace(/:[^/:]*$/, '');
+  const name = image.name ?? registered?.name ?? repository.slice(repository.lastIndexOf('/') + 1);
+  const version =
+    image.version ??
+    (registered ? String(registered.version) : digestHex(image.digest as `sha256:${string}`).slice(0, 12));
+  return {
+    name,
+    version,
+    digest: image.modelDigest ?? registered?.digest ?? image.digest,
+    path: ref,
+    image: ref,
+    label: registered ? `${registered.name}@${registered.version} (${ref})` : ref,
+    registryVersion: registered?.version ?? null,
+    modelVersionId: registered?.id ?? null,
+    runExecutionId: registered?.executionId ?? null,
+    metrics: registered?.metrics ?? {},
+  };
+}
+
+/** The image an earlier deployment ran, when its target runs images (recorded by the engine target). */
+function deployedImage(deployment: Deployment): string | undefined {
+  const image = deployment.properties.image as { pinned?: unknown; reference?: unknown } | undefined;
+  if (!image || typeof image !== 'object') return undefined;
+  return typeof image.pinned === 'string' ? image.pinned : deployment.location;
+}
+
+/** Finds an earlier deployment's bundle again (rollback): from the registry, else its path; or its image. */
 async function locator(ctx: CommandContext, opened: OpenedTarget) {
   const { resolveModelPath } = await import('../../ml/registry/resolve-model.js');
   return async (deployment: Deployment): Promise<ModelToDeploy> => {
+    const served = deployment.properties.servedVersion;
+    const image = deployedImage(deployment);
+    if (image) {
+      return {
+        name: deployment.modelName,
+        version: typeof served === 'string' ? served : String(deployment.modelVersion ?? '?'),
+        digest: deployment.modelDigest,
+        path: image,
+        image,
+      };
+    }
     const ref =
       deployment.modelVersion !== null
         ? `${deployment.modelName}@${deployment.modelVersion}`
@@ -172,7 +247,6 @@ async function locator(ctx: CommandContext, opened: OpenedTarget) {
         { hint: 'deploy the model you want with `ledge deploy MODEL`' },
       );
     }
-    const served = deployment.properties.servedVersion;
     return {
       name: deployment.modelName,
       version:
@@ -220,6 +294,7 @@ function reportJson(report: DeployReport) {
     replaced: report.replaced ?? null,
     restored: report.restored ?? null,
     gate: report.gate,
+    facts: report.outcome.facts ?? null,
   };
 }
 
@@ -284,6 +359,17 @@ function statusLines(
     backends?: { pid?: number; port?: number; role?: string; name?: string; version?: string }[];
     restarts?: number;
     log?: string;
+    engine?: { name: string; version: string; api: string; socket: string };
+    containers?: {
+      name: string;
+      id: string;
+      role: string;
+      state: string;
+      health: string | null;
+      restarts: number;
+      deploymentId: number | null;
+      image?: string;
+    }[];
   };
   if (d.supervisor?.pid !== undefined) {
     const health =
@@ -297,6 +383,20 @@ function statusLines(
     rows.push(['  server', `pid ${b.pid} on port ${b.port ?? '?'}: ${b.name}@${b.version} (${b.role})`]);
   }
   if (d.restarts !== undefined && d.restarts > 0) rows.push(['  restarts', String(d.restarts)]);
+  if (d.engine) {
+    rows.push([
+      '  engine',
+      `${d.engine.name} ${d.engine.version} (API ${d.engine.api}) at ${d.engine.socket}`,
+    ]);
+  }
+  for (const c of d.containers ?? []) {
+    const health = c.health ? `, ${c.health}` : '';
+    const restarts = c.restarts ? `, ${c.restarts} restarts` : '';
+    rows.push([
+      '  container',
+      `${c.name} (${c.id}, ${c.role}): ${c.state}${health}${restarts}, deployment ${c.deploymentId ?? '?'}, ${c.image ?? ''}`,
+    ]);
+  }
   if (d.log) rows.push(['  log', d.log]);
   lines.push(...table(rows));
   for (const problem of status.problems) lines.push(`  problem: ${problem}`);
@@ -312,7 +412,10 @@ export function registerDeployCommands(program: Command, context: () => CommandC
   const deploy = program
     .command('deploy')
     .description('deploy a model to a target behind a stable endpoint (blue/green, gated, recorded)')
-    .argument('<model>', 'NAME, NAME@VERSION, NAME@ALIAS, sha256:…, or a bundle directory')
+    .argument(
+      '<model>',
+      'NAME, NAME@VERSION, NAME@ALIAS, sha256:…, a bundle directory, or (engine targets) an image REGISTRY/REPO:TAG',
+    )
     .option('-t, --target <name>', 'deploy target from .ledge/deploy.yaml (default: local)')
     .option('-f, --force', 'deploy even if the quality gate refuses the model')
     .option('--cause <text>', 'why it is deployed, recorded with it', 'manual')
@@ -321,7 +424,9 @@ export function registerDeployCommands(program: Command, context: () => CommandC
       const ctx = context();
       const { deployModel } = await import('../../deploy/deployer.js');
       const report = await withTarget(ctx, flags.target, async (opened) => {
-        const candidate = await candidateFor(ctx, opened.store, opened.metadata, ref);
+        const candidate = (await isImageReference(ctx, ref))
+          ? await imageCandidate(opened, ref)
+          : await candidateFor(ctx, opened.store, opened.metadata, ref);
         if (!flags.json) {
           ctx.say(
             `Deploying ${candidate.label} (${candidate.digest.slice(0, 19)}) to '${opened.deployer.target.name}' at ${opened.deployer.target.url}`,

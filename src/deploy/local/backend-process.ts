@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
+import { smokeInference } from '../model-probes.js';
 import type { ModelToDeploy } from '../target.js';
 
 export interface BackendSpec {
@@ -188,33 +189,8 @@ export class BackendProcess {
   }
 
   /** One prediction through `/v1/models/<name>:predict`: its score must be a number in [0, 1]. */
-  async smoke(text: string, timeoutMs: number): Promise<number> {
-    const name = this.servedName ?? this.spec.model.name;
-    let response: Response;
-    try {
-      response = await fetch(`${this.url}/v1/models/${encodeURIComponent(name)}:predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ instances: [text] }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      throw new Error(`the smoke inference got no answer: ${(error as Error).message}`);
-    }
-    const body = await response.text();
-    if (response.status !== 200) {
-      throw new Error(`the smoke inference answered ${response.status}: ${body.slice(0, 200)}`);
-    }
-    let score: unknown;
-    try {
-      score = (JSON.parse(body) as { predictions?: { score?: unknown }[] }).predictions?.[0]?.score;
-    } catch {
-      score = undefined;
-    }
-    if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 1) {
-      throw new Error(`the smoke inference's score is not a number in [0, 1]: ${body.slice(0, 200)}`);
-    }
-    return score;
+  smoke(text: string, timeoutMs: number): Promise<number> {
+    return smokeInference(this.url!, this.servedName ?? this.spec.model.name, text, timeoutMs);
   }
 
   /** Counts a proxied request; call the returned function when it is done. */

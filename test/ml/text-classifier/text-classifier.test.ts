@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -253,10 +254,24 @@ describe('the IMDB text classifier', () => {
   });
 });
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 describe('the IMDB example pipeline', () => {
-  it('runs prepare → train → evaluate → quantize with ledge run, then has nothing to do', async (t) => {
+  it('runs prepare → train → evaluate → quantize → register → package → deploy with ledge run, then has nothing to do', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledge-example-'));
-    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    t.after(async () => {
+      await runLedge(['deploy', 'stop'], { cwd: dir });
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
     execFileSync('git', ['init', '-q'], { cwd: dir });
     for (const file of ['ledge.yaml', 'params.yaml']) {
       fs.copyFileSync(path.join(repo, 'examples', 'imdb', file), path.join(dir, file));
@@ -269,14 +284,38 @@ describe('the IMDB example pipeline', () => {
       return result;
     };
     await run(['init']);
+    // The example's deploy target, on a free port.
+    const port = await freePort();
+    fs.writeFileSync(
+      path.join(dir, '.ledge', 'deploy.yaml'),
+      fs
+        .readFileSync(path.join(repo, 'examples', 'imdb', 'deploy.yaml'), 'utf8')
+        .replace('port: 8080', `port: ${port}`),
+    );
     await run(['add', 'data/aclImdb.tar.gz']);
     const first = await run(['run']);
-    for (const stage of ['prepare', 'train', 'evaluate', 'quantize', 'register']) {
+    for (const stage of ['prepare', 'train', 'evaluate', 'quantize', 'register', 'package', 'deploy']) {
       assert.match(first.stdout, new RegExp(`Stage '${stage}' finished`));
     }
     const quantize = JSON.parse(fs.readFileSync(path.join(dir, 'metrics/quantize.json'), 'utf8'));
     assert.ok(quantize.size_ratio <= 0.35);
-    assert.match((await run(['run'])).stdout, /Nothing to do: 5 stages are up to date/);
+    assert.match(first.stdout, /quality gate passed: int8_accuracy/);
+    assert.match((await run(['run'])).stdout, /Nothing to do: 7 stages are up to date/);
+    // The deploy stage left the int8 model serving on the local target.
+    const response = await fetch(`http://127.0.0.1:${port}/v1/models/imdb-sentiment-int8:predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: ['An excellent film, I loved it!'] }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-ledge-deployment'), '1');
+    const served = (await response.json()) as { predictions: { label: string }[] };
+    assert.equal(served.predictions[0]!.label, 'pos');
+    // The package stage wrote the image as an OCI layout, and recorded the build.
+    const index = JSON.parse(fs.readFileSync(path.join(dir, 'build/imdb-sentiment-int8/index.json'), 'utf8'));
+    assert.equal(index.manifests.length, 1);
+    const builds = JSON.parse((await run(['build', 'list', '--json'])).stdout) as { modelName?: string }[];
+    assert.equal(builds.length, 1);
     // The register stage made both models versions in the registry; a reference predicts.
     const models = JSON.parse((await run(['model', 'list', '--json'])).stdout) as { name: string }[];
     assert.deepEqual(models.map((m) => m.name).sort(), ['imdb-sentiment', 'imdb-sentiment-int8']);

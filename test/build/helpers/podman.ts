@@ -1,0 +1,71 @@
+/**
+ * Podman in a private root for one test (storage and run directories in a temp directory,
+ * the vfs driver, and the containers.conf this machine needs: ../shared/PRODUCT.md). Every
+ * container and image is removed, and the directory deleted, when the test ends.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+
+export interface Podman {
+  /** Runs podman; resolves with its output, rejects with its stderr on a non-zero exit. */
+  (...args: string[]): Promise<string>;
+  /** Runs podman; resolves with the exit code and output whatever they are. */
+  status(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+export function podmanIn(t: TestContext): Podman {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledge-podman-'));
+  const conf = path.join(root, 'containers.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      '[containers]',
+      'default_ulimits = []',
+      '[engine]',
+      'cgroup_manager = "cgroupfs"',
+      'runtime = "runc"',
+      'events_logger = "file"',
+      '',
+    ].join('\n'),
+  );
+  const base = [
+    '--root',
+    path.join(root, 'storage'),
+    '--runroot',
+    path.join(root, 'run'),
+    '--storage-driver=vfs',
+  ];
+  const env = { ...process.env, CONTAINERS_CONF: conf, TMPDIR: root };
+  const status: Podman['status'] = (...args) =>
+    new Promise((resolve, reject) => {
+      const child = spawn('podman', [...base, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+      });
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      child.on('error', (error) =>
+        reject(new Error(`podman is not installed: apt-get install podman runc (${error.message})`)),
+      );
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  const podman = (async (...args: string[]) => {
+    const result = await status(...args);
+    if (result.code !== 0)
+      throw new Error(`podman ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+    return result.stdout;
+  }) as Podman;
+  podman.status = status;
+  t.after(() => {
+    spawnSync('podman', [...base, 'rm', '--all', '--force', '--time', '0'], { env, stdio: 'ignore' });
+    spawnSync('podman', [...base, 'rmi', '--all', '--force'], { env, stdio: 'ignore' });
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  return podman;
+}
