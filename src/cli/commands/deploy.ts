@@ -416,7 +416,10 @@ export function registerDeployCommands(program: Command, context: () => CommandC
       '<model>',
       'NAME, NAME@VERSION, NAME@ALIAS, sha256:…, a bundle directory, or (engine targets) an image REGISTRY/REPO:TAG',
     )
-    .option('-t, --target <name>', 'deploy target from .ledge/deploy.yaml (default: local)')
+    .option(
+      '-t, --target <name>',
+      'deploy target from .ledge/deploy.yaml (default: its default_target, else local)',
+    )
     .option('-f, --force', 'deploy even if the quality gate refuses the model')
     .option('--cause <text>', 'why it is deployed, recorded with it', 'manual')
     .option('--json', 'print the result as JSON')
@@ -445,7 +448,10 @@ export function registerDeployCommands(program: Command, context: () => CommandC
   deploy
     .command('status')
     .description('what serves where: the model, the endpoint, the supervisor and its servers')
-    .option('-t, --target <name>', 'deploy target (default: local)')
+    .option(
+      '-t, --target <name>',
+      'deploy target (default: default_target in .ledge/deploy.yaml, else local)',
+    )
     .option('--json', 'print the status as JSON')
     .action(async (_flags: TargetFlags, command: Command) => {
       const flags = command.optsWithGlobals<TargetFlags>();
@@ -461,7 +467,10 @@ export function registerDeployCommands(program: Command, context: () => CommandC
   deploy
     .command('history')
     .description('the deployments of a target, newest first, with how each ended')
-    .option('-t, --target <name>', 'deploy target (default: local)')
+    .option(
+      '-t, --target <name>',
+      'deploy target (default: default_target in .ledge/deploy.yaml, else local)',
+    )
     .option('-n, --limit <n>', 'show the newest N', '20')
     .option('--json', 'print the deployments as JSON')
     .action(async (_flags: TargetFlags, command: Command) => {
@@ -502,7 +511,10 @@ export function registerDeployCommands(program: Command, context: () => CommandC
   deploy
     .command('rollback')
     .description('go back to the previous successful deployment of another model')
-    .option('-t, --target <name>', 'deploy target (default: local)')
+    .option(
+      '-t, --target <name>',
+      'deploy target (default: default_target in .ledge/deploy.yaml, else local)',
+    )
     .option('--cause <text>', 'why, recorded with it', 'rollback')
     .option('--json', 'print the result as JSON')
     .action(async (_flags: DeployFlags, command: Command) => {
@@ -520,7 +532,10 @@ export function registerDeployCommands(program: Command, context: () => CommandC
   deploy
     .command('stop')
     .description('stop serving on a target and free its endpoint')
-    .option('-t, --target <name>', 'deploy target (default: local)')
+    .option(
+      '-t, --target <name>',
+      'deploy target (default: default_target in .ledge/deploy.yaml, else local)',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (_flags: TargetFlags, command: Command) => {
       const flags = command.optsWithGlobals<TargetFlags>();
