@@ -1,7 +1,8 @@
 /**
  * The model server's import graph, read from the compiled JavaScript: starting at the
  * container entrypoint, every relative module it imports (statically, or dynamically with a
- * string literal), and the npm packages named along the way. Only these files go into
+ * string literal, or as a worker by `new URL('./worker.js', import.meta.url)`), and the npm
+ * packages named along the way. Only these files go into
  * the server layer, and only these packages (with their dependencies) into the dependencies
  * layer: the CLI, the trainer and database drivers stay out because nothing here imports them.
  */
@@ -13,6 +14,8 @@ import { missingServerCode } from './build-errors.js';
 const STATIC_IMPORT = /^\s*(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/gm;
 const SIDE_EFFECT_IMPORT = /^\s*import\s*['"]([^'"]+)['"]/gm;
 const DYNAMIC_IMPORT = /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
+/** A module loaded by URL, as worker threads are: `new Worker(new URL('./worker.js', import.meta.url))`. */
+const URL_REFERENCE = /\bnew\s+URL\s*\(\s*['"](\.{1,2}\/[^'"]+\.js)['"]\s*,\s*import\.meta\.url\s*\)/g;
 const BUILTINS = new Set(builtinModules);
 
 /**
@@ -29,6 +32,7 @@ export function importSpecifiers(source: string): string[] {
     const trimmed = line.trimStart();
     if (trimmed.startsWith('//') || trimmed.startsWith('*') || trimmed.startsWith('/*')) continue;
     for (const match of line.matchAll(DYNAMIC_IMPORT)) found.add(match[1]!);
+    for (const match of line.matchAll(URL_REFERENCE)) found.add(match[1]!);
   }
   return [...found];
 }

@@ -115,12 +115,15 @@ describe("the model server's code and dependencies", () => {
       " * import('./doc.js')",
       "const lazy = () => import('./lazy.js');",
       "const text = 'import from nowhere';",
+      "const worker = new Worker(new URL('./worker.js', import.meta.url));",
+      "const page = new URL('./not-a-module.html', import.meta.url);",
     ].join('\n');
     assert.deepEqual(importSpecifiers(source).sort(), [
       '../c.js',
       './lazy.js',
       './multi.js',
       './side-effect.js',
+      './worker.js',
       'node:fs',
     ]);
     assert.equal(packageOf('@hono/node-server/vercel'), '@hono/node-server');
@@ -135,6 +138,8 @@ describe("the model server's code and dependencies", () => {
     const relative = parts.graph.files.map((file) => path.relative(repo, file));
     assert.ok(relative.includes(SERVER_ENTRY), relative.join(' '));
     assert.ok(relative.includes('dist/src/runtime/server/serve.js'));
+    // The preprocessing threads' module, loaded by URL rather than imported.
+    assert.ok(relative.includes('dist/src/runtime/server/preprocess-worker.js'));
     for (const file of relative) {
       assert.match(file, /^dist\/src\/(runtime|core)\//, `${file} does not belong in a device image`);
     }

@@ -25,6 +25,8 @@ export interface ServeOptions {
   batching: Partial<BatchingOptions>;
   limits: Partial<ServerLimits>;
   modelControl: boolean;
+  /** Preprocessing threads; undefined: the server's default (a thread per spare core, at most 4). */
+  preprocessThreads?: number | undefined;
   monitor?: Monitor;
   /** Called after the server stopped and the monitor closed (e.g. closes the metadata store). */
   onClose?: () => Promise<void>;
@@ -53,6 +55,7 @@ export async function runServe(ctx: CommandContext, options: ServeOptions): Prom
       limits: options.limits,
       modelControl: options.modelControl,
       monitor: options.monitor,
+      ...(options.preprocessThreads === undefined ? {} : { preprocessThreads: options.preprocessThreads }),
     });
   } catch (error) {
     if (error instanceof ServerError) throw new LedgeError('invalid-model', error.message, { cause: error });
@@ -186,6 +189,10 @@ export function registerServeCommand(program: Command, context: () => CommandCon
       '0',
     )
     .option('--no-batching', 'run every request alone')
+    .option(
+      '--preprocess-threads <n>',
+      'threads that tokenize and hash texts (0: the main thread; default: one per spare core, at most 4)',
+    )
     .option('--body-limit <bytes>', 'largest request body (413 beyond it)', String(1 << 20))
     .option('--max-instances <n>', 'most texts or rows in one request (413 beyond it)', '256')
     .option(
@@ -236,6 +243,10 @@ export function registerServeCommand(program: Command, context: () => CommandCon
         },
         // Loading any readable path over HTTP is for local use: off on a network address unless asked.
         modelControl: flags.modelControl ?? isLoopback(flags.host),
+        preprocessThreads:
+          flags.preprocessThreads === undefined
+            ? undefined
+            : integer(flags.preprocessThreads, '--preprocess-threads', 0, 64),
       });
     });
 }

@@ -1,11 +1,11 @@
 /**
  * Scoring shared by the endpoints: documents through the version's batcher, and texts through
- * preprocessing (tokenized once: feature ids plus the token count and out-of-vocabulary rate
- * monitoring needs), labelled, given prediction ids, and reported to monitoring.
+ * preprocessing (the server's preprocessor: tokenized once, feature ids plus the token count and
+ * out-of-vocabulary rate monitoring needs), labelled, given prediction ids, and reported to
+ * monitoring.
  */
 import { NO_MONITORING, type PredictionEvent } from '../monitoring/monitor.js';
 import type { ModelVersion } from './model-slots.js';
-import { prepareText } from './servable-model.js';
 import type { ServerContext } from './server-context.js';
 
 export interface Scored {
@@ -34,11 +34,8 @@ export async function predictTexts(
   texts: string[],
 ): Promise<TextPredictions> {
   const monitored = ctx.monitor !== NO_MONITORING;
-  const prepared = texts.map((text) => prepareText(model.model, text, monitored));
-  const scored = await scoreDocs(
-    model,
-    prepared.map((p) => p.ids),
-  );
+  const prepared = await ctx.preprocessor.prepare(model.model, texts, monitored);
+  const scored = await scoreDocs(model, prepared.ids);
   const labels = new Array<string>(texts.length);
   const ids = new Array<string>(texts.length);
   for (let i = 0; i < texts.length; i++) {
@@ -51,8 +48,8 @@ export async function predictTexts(
       model: model.name,
       version: model.version,
       text,
-      tokens: prepared[i]!.tokens,
-      oovRate: prepared[i]!.oovRate,
+      tokens: prepared.tokens[i]!,
+      oovRate: prepared.oovRates[i]!,
       score: scored.score[i]!,
       label: labels[i]!,
     }));

@@ -8,10 +8,11 @@ import os from 'node:os';
 import { Tensor } from 'onnxruntime-node';
 import type { ModelCard, ReferenceProfile } from '../model/bundle-format.js';
 import { TextModel } from '../model/text-model.js';
-import { type FeatureConfig, featuresOfHashes, hashTokens } from '../text/features.js';
+import type { FeatureConfig } from '../text/features.js';
 import type { KerasWordIndex } from '../text/keras-word-index.js';
-import { KnownTokenHashes } from '../text/known-tokens.js';
-import { tokenize } from '../text/tokenizer.js';
+import { knownTokensOf, type PreparedText, prepareTextWith } from './prepare-text.js';
+
+export type { PreparedText } from './prepare-text.js';
 
 export interface ModelOutputs {
   /** Probability of the second label, per document. */
@@ -98,41 +99,15 @@ export async function loadTextModel(location: string): Promise<ServableModel> {
   };
 }
 
-/** A text as the model sees it, and the input statistics monitoring compares with the profile. */
-export interface PreparedText {
-  ids: Int32Array;
-  tokens: number;
-  /** Share of the tokens the training vocabulary does not know. */
-  oovRate: number;
-}
-
-const knownTokenSets = new WeakMap<KerasWordIndex, Map<number, KnownTokenHashes>>();
-
-/** The vocabulary's words as token hashes (built once per vocabulary and seed, ~10 ms for 88,000 words). */
-function knownTokensOf(vocabulary: KerasWordIndex, seed: number): KnownTokenHashes {
-  let bySeed = knownTokenSets.get(vocabulary);
-  if (!bySeed) {
-    bySeed = new Map();
-    knownTokenSets.set(vocabulary, bySeed);
-  }
-  let known = bySeed.get(seed);
-  if (!known) {
-    known = KnownTokenHashes.of(vocabulary.knownWords(), seed);
-    bySeed.set(seed, known);
-  }
-  return known;
-}
-
 /**
- * Tokenizes and hashes once: feature ids, token count and out-of-vocabulary rate of one text.
- * The rate comes from the same token hashes as the features (see `KnownTokenHashes`), so
- * monitoring adds one typed-array probe per token rather than a vocabulary lookup.
+ * Tokenizes and hashes once: feature ids, token count and out-of-vocabulary rate of one text
+ * (prepare-text.ts), on this thread.
  */
 export function prepareText(model: ServableModel, text: string, withStatistics: boolean): PreparedText {
-  const tokens = tokenize(text);
-  const hashes = hashTokens(tokens, model.features.seed);
-  const ids = featuresOfHashes(hashes, model.features);
-  if (!withStatistics || tokens.length === 0) return { ids, tokens: tokens.length, oovRate: 0 };
-  const unknown = knownTokensOf(model.vocabulary, model.features.seed).countUnknown(hashes);
-  return { ids, tokens: tokens.length, oovRate: unknown / tokens.length };
+  return prepareTextWith(
+    model.features,
+    knownTokensOf(model.vocabulary, model.features.seed),
+    text,
+    withStatistics,
+  );
 }

@@ -15,6 +15,7 @@ import { createApp } from './app.js';
 import { type BatchingOptions, DEFAULT_BATCHING } from './batcher.js';
 import { MODEL_NAME, ModelSlots } from './model-slots.js';
 import { predictionIds } from './prediction-id.js';
+import { createPreprocessor, defaultPreprocessThreads } from './preprocessor.js';
 import { loadTextModel, type ModelLoader } from './servable-model.js';
 import {
   DEFAULT_LIMITS,
@@ -49,6 +50,8 @@ export interface ServerOptions {
   modelControl?: boolean;
   /** How long shutdown waits for requests in flight (default 10 s). */
   drainTimeoutMs?: number;
+  /** Preprocessing threads (default: one per spare core, at most 4; 0: on the main thread). */
+  preprocessThreads?: number;
   loader?: ModelLoader;
   log?: ServerLog;
 }
@@ -155,6 +158,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const state: ServerState = { draining: false, inFlight: 0 };
+  const preprocessor = createPreprocessor(options.preprocessThreads ?? defaultPreprocessThreads(), log);
   const ctx: ServerContext = {
     models,
     monitor,
@@ -163,6 +167,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     modelControl: options.modelControl ?? true,
     nextPredictionId: predictionIds(),
+    preprocessor,
     versionAfter: (name) => nextVersion(models.get(name)?.version),
   };
   const app = createApp(ctx);
@@ -177,7 +182,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     });
   } catch (error) {
-    await models.close({ force: true });
+    await Promise.all([models.close({ force: true }), preprocessor.close()]);
     throw error;
   }
   const port = (server.address() as AddressInfo).port;
@@ -186,7 +191,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     monitor.onServingEvent?.({
       kind: 'server-started',
       message: `serving at ${url}`,
-      properties: { host, port, models: models.list().map((m) => `${m.name}@${m.version}`) },
+      properties: {
+        host,
+        port,
+        models: models.list().map((m) => `${m.name}@${m.version}`),
+        preprocessThreads: preprocessor.threads,
+      },
     }),
   );
 
@@ -203,7 +213,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!drained)
         log.error('shutdown: requests still running after the drain timeout', { inFlight: state.inFlight });
       server.closeAllConnections();
-      await models.close({ force: !drained });
+      await Promise.all([models.close({ force: !drained }), preprocessor.close()]);
       await closed;
       tell('server stop', () =>
         monitor.onServingEvent?.({

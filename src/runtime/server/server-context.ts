@@ -7,6 +7,7 @@ import type { Context, Handler, Hono } from 'hono';
 import type { Monitor } from '../monitoring/monitor.js';
 import { ServerError } from './http-errors.js';
 import type { ModelSlots } from './model-slots.js';
+import type { Preprocessor } from './preprocessor.js';
 
 export interface ServerLog {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -48,6 +49,8 @@ export interface ServerContext {
   /** Whether the model repository extension (load/unload over HTTP) is on. */
   modelControl: boolean;
   nextPredictionId: () => string;
+  /** Texts → feature ids: on preprocessing threads, or inline. */
+  preprocessor: Preprocessor;
   /** The version a load without one gets (the repository extension). */
   versionAfter: (name: string) => string;
 }
