@@ -6,9 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../test/helpers/free-port.js';
 
 export interface PostgresCluster {
   /** `postgres://ledge@127.0.0.1:<port>/ledge` (trust authentication, no password) */
@@ -35,17 +35,6 @@ export function postgresBinDir(): string | undefined {
   }
   const found = execFileSync('sh', ['-c', 'command -v initdb || true'], { encoding: 'utf8' }).trim();
   return found ? path.dirname(found) : undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts a cluster with a database `ledge` owned by the superuser `ledge`. */

@@ -8,11 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Deployment } from '../../src/metadata/deployments.js';
 import { type LedgeResult, runLedge, waitFor } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
 import { type TrainedModel, trainTestModel } from '../runtime/server/server-fixture.js';
 
 let trained: TrainedModel;
@@ -23,17 +23,6 @@ let otherPort: number;
 const pids = new Set<number>();
 /** Validation accuracy of imdb-sentiment@1 and @2 (v2 is the better one). */
 const accuracy: Record<1 | 2, number> = { 1: 0, 2: 0 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether `pid` runs (an exited process its new parent has not reaped yet is a zombie: gone). */
 function alive(pid: number): boolean {

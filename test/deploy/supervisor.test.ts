@@ -16,20 +16,10 @@ import { Supervisor, type SupervisorConfig } from '../../src/deploy/local/superv
 import { readEvents, readState } from '../../src/deploy/local/supervisor-state.js';
 import type { TargetEvent } from '../../src/deploy/target.js';
 import { waitFor } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const FAKE_SERVE = fileURLToPath(new URL('./fake-serve.js', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether `pid` runs (an exited process its new parent has not reaped yet is a zombie: gone). */
 function alive(pid: number): boolean {

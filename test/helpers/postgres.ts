@@ -5,10 +5,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort } from './free-port.js';
 
 export interface PostgresServer {
   /** `postgres://ledge@127.0.0.1:<port>/ledge` */
@@ -28,17 +28,6 @@ function binDir(): string {
   const found = execFileSync('sh', ['-c', 'command -v initdb || true'], { encoding: 'utf8' }).trim();
   if (found) return path.dirname(found);
   throw new Error('PostgreSQL is not installed: apt-get install postgresql (.ci/run does this)');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPostgres(t: TestContext): Promise<PostgresServer> {

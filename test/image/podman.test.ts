@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { push, writeTarball } from '../../src/image/index.js';
+import { makePodmanRoot } from '../helpers/podman-root.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { startRegistry } from './helpers/registry-server.js';
 import { sampleBuild } from './helpers/sample-build.js';
@@ -18,28 +18,7 @@ import { sampleBuild } from './helpers/sample-build.js';
 type Podman = (...args: string[]) => string;
 
 function podmanIn(t: TestContext): Podman {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledge-podman-'));
-  const conf = path.join(root, 'containers.conf');
-  fs.writeFileSync(
-    conf,
-    [
-      '[containers]',
-      'default_ulimits = []',
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'runtime = "runc"',
-      'events_logger = "file"',
-      '',
-    ].join('\n'),
-  );
-  const base = [
-    '--root',
-    path.join(root, 'storage'),
-    '--runroot',
-    path.join(root, 'run'),
-    '--storage-driver=vfs',
-  ];
-  const env = { ...process.env, CONTAINERS_CONF: conf, TMPDIR: root };
+  const { dir: root, flags: base, env } = makePodmanRoot();
   const podman: Podman = (...args) => {
     const result = spawnSync('podman', [...base, ...args], { encoding: 'utf8', env });
     if (result.error)

@@ -5,9 +5,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { makePodmanRoot } from '../../helpers/podman-root.js';
 
 export interface Podman {
   /** Runs podman; resolves with its output, rejects with its stderr on a non-zero exit. */
@@ -17,28 +16,7 @@ export interface Podman {
 }
 
 export function podmanIn(t: TestContext): Podman {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledge-podman-'));
-  const conf = path.join(root, 'containers.conf');
-  fs.writeFileSync(
-    conf,
-    [
-      '[containers]',
-      'default_ulimits = []',
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'runtime = "runc"',
-      'events_logger = "file"',
-      '',
-    ].join('\n'),
-  );
-  const base = [
-    '--root',
-    path.join(root, 'storage'),
-    '--runroot',
-    path.join(root, 'run'),
-    '--storage-driver=vfs',
-  ];
-  const env = { ...process.env, CONTAINERS_CONF: conf, TMPDIR: root };
+  const { dir: root, flags: base, env } = makePodmanRoot();
   const status: Podman['status'] = (...args) =>
     new Promise((resolve, reject) => {
       const child = spawn('podman', [...base, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -9,9 +9,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { makePodmanRoot } from '../../helpers/podman-root.js';
 
 export interface PodmanService {
   /** The socket the Engine API is served on. */
@@ -45,20 +45,7 @@ export async function startPodmanService(
   t: TestContext,
   options: PodmanServiceOptions = {},
 ): Promise<PodmanService> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledge-engine-'));
-  const conf = path.join(root, 'containers.conf');
-  fs.writeFileSync(
-    conf,
-    [
-      '[containers]',
-      'default_ulimits = []',
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'runtime = "runc"',
-      'events_logger = "file"',
-      '',
-    ].join('\n'),
-  );
+  const { dir: root, flags, env: podmanEnv } = makePodmanRoot('ledge-engine-');
   const registries = path.join(root, 'registries.conf');
   fs.writeFileSync(
     registries,
@@ -66,19 +53,7 @@ export async function startPodmanService(
       .map((location) => `[[registry]]\nlocation = "${location}"\ninsecure = true\n`)
       .join('\n'),
   );
-  const flags = [
-    '--root',
-    path.join(root, 'storage'),
-    '--runroot',
-    path.join(root, 'run'),
-    '--storage-driver=vfs',
-  ];
-  const env = {
-    ...process.env,
-    CONTAINERS_CONF: conf,
-    CONTAINERS_REGISTRIES_CONF: registries,
-    TMPDIR: root,
-  };
+  const env = { ...podmanEnv, CONTAINERS_REGISTRIES_CONF: registries };
   const socket = path.join(root, 'podman.sock');
   let output = '';
   const child: ChildProcess = spawn(

@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -25,16 +24,9 @@ export interface RegistryAuthConfig {
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../helpers/free-port.js';
+
+export { freePort };
 
 function registryBinary(): string {
   for (const candidate of ['/usr/bin/docker-registry', '/usr/bin/registry']) {

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import { readTextClassifierWeights } from '../../../src/ml/text-classifier/quant
 import { linearScore } from '../../../src/ml/train/nb-logistic.js';
 import { TextModel } from '../../../src/runtime/model/text-model.js';
 import { runLedge } from '../../helpers/cli.js';
+import { freePort } from '../../helpers/free-port.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const sample = path.join(repo, 'examples', 'imdb', 'data', 'aclImdb_sample.tar.gz');
@@ -253,17 +253,6 @@ describe('the IMDB text classifier', () => {
     );
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the IMDB example pipeline', () => {
   it('runs prepare → train → evaluate → quantize → register → package → deploy with ledge run, then has nothing to do', async (t) => {
