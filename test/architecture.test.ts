@@ -39,6 +39,12 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
   // Deploy targets (a supervised local server; container engines), rollouts, the quality gate.
   // `image`: the engine target reads an image's manifest from its registry before the engine pulls it.
   deploy: { components: ['core', 'metadata', 'runtime', 'image', 'deploy'], packages: ['zod'] },
+  // The control plane: run queue, triggers, the REST API server, auth. Reads ledge.yaml (pipeline)
+  // to know what to watch; runs pipelines as `ledge run` children; the dashboard comes in from the CLI.
+  control: {
+    components: ['core', 'metadata', 'pipeline', 'control'],
+    packages: ['hono', '@hono/node-server', 'croner', 'zod'],
+  },
   cli: {
     components: [
       'core',
@@ -51,6 +57,7 @@ const RULES: Record<string, { components: string[]; packages: string[] }> = {
       'deploy',
       'image',
       'build',
+      'control',
       'cli',
     ],
     packages: ['commander', 'cli-progress'],

@@ -18,7 +18,10 @@ import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerRemoteCommands } from './commands/remote.js';
 import { registerRunCommands } from './commands/runs.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerServerCommand } from './commands/server.js';
+import { registerTokenCommands } from './commands/token.js';
 import { registerTransferCommands } from './commands/transfer.js';
+import { registerTriggerCommand } from './commands/trigger.js';
 import { registerUiCommand } from './commands/ui.js';
 import { CommandContext, type GlobalOptions } from './context.js';
 
@@ -56,6 +59,9 @@ export function buildProgram(): Command {
   registerServeCommand(program, context);
   registerBuildCommands(program, context);
   registerDeployCommands(program, context);
+  registerServerCommand(program, context);
+  registerTriggerCommand(program, context);
+  registerTokenCommands(program, context);
   // Subcommands (and theirs) inherit exit and output handling.
   const inherit = (parent: Command) => {
     for (const command of parent.commands) {

@@ -4,6 +4,7 @@
  * PostgreSQL, so many workspaces can open one database at once).
  */
 import { type Kysely, type Migration, type MigrationProvider, type RawBuilder, sql } from 'kysely';
+import { controlPlaneMigration } from './control-plane-schema.js';
 
 /** What differs between dialects, as capabilities rather than dialect names. */
 export interface DdlCapabilities {
@@ -289,6 +290,9 @@ function migrations(caps: DdlCapabilities): Record<string, Migration> {
           .execute();
       },
     },
+    // The control plane (src/control, docs/control-plane.md): the run queue, API tokens,
+    // webhook deliveries seen, and trigger state. Defined next to its row types.
+    '0007_control_plane': controlPlaneMigration(caps),
   };
 }
 
