@@ -90,8 +90,9 @@ export async function readJsonBody(
   incoming: IncomingMessage | undefined,
   limit: number,
 ): Promise<unknown> {
-  const declared = request.headers.get('content-length');
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  // From Node's request when there is one: a web Request's headers are built on first access.
+  const declared = incoming ? incoming.headers['content-length'] : request.headers.get('content-length');
+  if (declared != null && Number(declared) > limit) throw tooLarge(limit);
   const bytes =
     incoming && !incoming.readableDidRead
       ? await readIncoming(incoming, limit)
