@@ -49,16 +49,29 @@ export function resolvePackageDir(name: string, fromDir: string): string | undef
 
 /**
  * Where an installed package lives relative to the `node_modules` that serves `appRoot`: the
- * app's own, or one above it (a hoisting install), so the image keeps npm's layout.
+ * app's own, or one above it (a hoisting install), so the image keeps npm's layout. `dir` is a
+ * real path; a `node_modules` that is a symlink (a linked checkout, pnpm) is matched by its real
+ * path too. A package found nowhere below them goes to `node_modules/<name>`.
  */
-export function imagePathOf(dir: string, appRoot: string): string {
+export function imagePathOf(dir: string, appRoot: string, name: string = path.basename(dir)): string {
   let base = path.resolve(appRoot);
   for (;;) {
-    const modules = path.join(base, 'node_modules') + path.sep;
-    if (dir.startsWith(modules)) return `node_modules/${dir.slice(modules.length).split(path.sep).join('/')}`;
+    const modules = path.join(base, 'node_modules');
+    for (const candidate of [modules, realPathOrSelf(modules)]) {
+      const prefix = candidate + path.sep;
+      if (dir.startsWith(prefix)) return `node_modules/${dir.slice(prefix.length).split(path.sep).join('/')}`;
+    }
     const parent = path.dirname(base);
-    if (parent === base) return `node_modules/${path.basename(dir)}`;
+    if (parent === base) return `node_modules/${name}`;
     base = parent;
+  }
+}
+
+function realPathOrSelf(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file;
   }
 }
 
@@ -87,7 +100,7 @@ export function dependencyClosure(roots: readonly string[], appRoot: string): In
       name,
       version: typeof manifest.version === 'string' ? manifest.version : '0.0.0',
       dir,
-      imagePath: imagePathOf(dir, root),
+      imagePath: imagePathOf(dir, root, name),
     };
     byDir.set(dir, found);
     const label = `${name}@${found.version}`;

@@ -212,6 +212,23 @@ describe("the model server's code and dependencies", () => {
         isBuildError(error, 'missing-dependency') && /'nowhere' \(needed by c@1\.0\.0\)/.test(error.message),
     );
   });
+
+  it("keeps npm's layout when node_modules is a symlink to another tree (scoped packages included)", (t) => {
+    const root = tempDir(t);
+    const pkg = (name: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ name, version: '1.0.0', ...extra });
+    writeTree(root, {
+      'real/node_modules/@scope/server/package.json': pkg('@scope/server', { dependencies: { plain: '1' } }),
+      'real/node_modules/plain/package.json': pkg('plain'),
+      'linked/app/package.json': pkg('app'),
+    });
+    fs.symlinkSync(path.join(root, 'real', 'node_modules'), path.join(root, 'linked', 'app', 'node_modules'));
+    const closure = dependencyClosure(['@scope/server'], path.join(root, 'linked', 'app'));
+    assert.deepEqual(
+      closure.map((p) => p.imagePath),
+      ['node_modules/@scope/server', 'node_modules/plain'],
+    );
+  });
 });
 
 describe('the container entrypoint', () => {
