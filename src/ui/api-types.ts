@@ -226,6 +226,44 @@ export interface UiInfo {
   servers: string[];
   /** Seconds between live monitoring refreshes in the browser. */
   refreshSeconds: number;
+  /**
+   * True when a control server (`ledge server`) serves this dashboard: it answers
+   * `GET /api/session` and the run queue (`/api/queue`, `POST /api/runs`). False under `ledge ui`.
+   */
+  control: boolean;
+}
+
+/** `GET /api/session` (control server only): who this browser is and what it may do. */
+export interface ControlSession {
+  /** The name of the token this browser signed in with; null when reading without one. */
+  user: string | null;
+  /** Whether this session may queue and cancel runs (a token that is not read-only). */
+  canWrite: boolean;
+  /** Send as the `X-Ledge-CSRF` header with every POST of this browser session. */
+  csrf: string | null;
+}
+
+/** A run of the control plane's queue (`GET /api/queue`), as far as the dashboard reads it. */
+export interface QueueRun {
+  id: number;
+  /** queued | running | succeeded | failed | gated | cancelled | interrupted */
+  status: string;
+  /** What asked for it: `{kind: 'manual', user, note}`, `{kind: 'webhook', provider, delivery}`… */
+  causes: { kind: string; at: string; [detail: string]: unknown }[];
+  /** Stages asked for; empty: the whole pipeline. */
+  stages: string[];
+  requestedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  reason: string | null;
+  /** The pipeline run (`#/runs/ID`) it started. */
+  pipelineRunId: number | null;
+}
+
+/** `POST /api/runs`: the run queued, or the waiting run the request joined. */
+export interface EnqueueAnswer {
+  run: QueueRun;
+  merged: boolean;
 }
 
 /** Every error: a 4xx for the caller's mistakes, 5xx for ours. */

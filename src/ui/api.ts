@@ -46,6 +46,11 @@ export interface DashboardServices {
   refreshSeconds?: number | undefined;
   /** For tests: how the servers are asked. */
   fetch?: FetchFunction | undefined;
+  /**
+   * A control server serves this dashboard and answers the queue's endpoints in front of it
+   * (`/api/session`, `/api/queue`, `POST /api/runs`): the browser then shows the run queue.
+   */
+  controlPlane?: boolean | undefined;
 }
 
 /** An error the API answers with its status: the caller's mistakes are 4xx. */
@@ -94,6 +99,7 @@ export function createApi(services: DashboardServices): Hono {
       database: metadata.location,
       servers,
       refreshSeconds: services.refreshSeconds ?? 1.5,
+      control: services.controlPlane === true,
     }),
   );
 

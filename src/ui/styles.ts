@@ -52,7 +52,10 @@ dl.facts dd { margin: 0; }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85rem; border: 1px solid var(--line); }
 .status-succeeded, .status-cached { color: var(--ok); border-color: var(--ok); }
 .status-failed, .status-interrupted { color: var(--bad); border-color: var(--bad); }
-.status-running, .status-gated { color: var(--warn); border-color: var(--warn); }
+.status-running, .status-gated, .status-queued { color: var(--warn); border-color: var(--warn); }
+.status-cancelled { color: var(--muted); }
+section.queue { border: 1px solid var(--line); background: var(--panel); padding: 2px 16px 8px; margin: 8px 0 16px; border-radius: 8px; }
+section.queue h3 { margin-top: 10px; }
 .badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.8rem; font-weight: 600; vertical-align: middle; }
 .badge-alert { background: var(--bad); color: var(--panel); }
 .badge-ok { border: 1px solid var(--ok); color: var(--ok); font-weight: 500; }
@@ -67,7 +70,7 @@ form.filter .help { flex-basis: 100%; }
 select, button, input { font: inherit; }
 button { padding: 4px 12px; border-radius: 6px; border: 1px solid var(--line); background: var(--panel); color: var(--fg); cursor: pointer; }
 button:disabled { opacity: 0.55; cursor: default; }
-button[type=submit], #compare:not(:disabled) { background: var(--accent); color: var(--panel); border-color: var(--accent); }
+button[type=submit], button.primary, #compare:not(:disabled) { background: var(--accent); color: var(--panel); border-color: var(--accent); }
 .toolbar { margin: 4px 0 6px; }
 article.server { border: 1px solid var(--line); background: var(--panel); padding: 4px 16px 12px; margin: 12px 0; border-radius: 8px; }
 article.server-down { border-color: var(--bad); }

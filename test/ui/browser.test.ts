@@ -147,6 +147,9 @@ describe('the dashboard in a browser', () => {
       await table.waitFor();
       const listed = await rows(page.locator('table.runs'));
       assert.equal(listed.length, 3, listed.join('\n'));
+      // `ledge ui` alone queues nothing: no run queue, no Run pipeline button (ledge server has them).
+      assert.equal(await page.getByRole('heading', { name: 'Run queue' }).count(), 0);
+      assert.equal(await page.getByRole('button', { name: 'Run pipeline' }).count(), 0);
       assert.match(
         listed[1]!,
         new RegExp(`^\\| ${run2} \\| Run \\| ledge.yaml \\| succeeded \\| .* \\| accuracy=0.9 loss=0.2 \\|`),

@@ -31,8 +31,15 @@ describe('ledge ui', () => {
     assert.match(html, /No runs recorded yet/);
     assert.equal((await fetch(`${url}assets/client/main.js`)).status, 200);
     assert.deepEqual(await (await fetch(`${url}api/runs`)).json(), []);
-    const info = (await (await fetch(`${url}api/info`)).json()) as { servers: string[]; database: string };
+    const info = (await (await fetch(`${url}api/info`)).json()) as {
+      servers: string[];
+      database: string;
+      control: boolean;
+    };
     assert.deepEqual(info.servers, ['http://127.0.0.1:9']);
+    // Standalone: no control plane, so the browser shows no run queue and no Run pipeline button.
+    assert.equal(info.control, false);
+    assert.equal((await fetch(`${url}api/session`)).status, 404);
     assert.match(info.database, /metadata\.db$/);
 
     child.kill('SIGTERM');

@@ -78,6 +78,7 @@ export function registerServerCommand(program: Command, context: () => CommandCo
           metadata,
           ...(await dashboardServices(store, metadata)),
           allowAnyHost: !isLoopbackHost(config.host),
+          controlPlane: true,
         });
         const server = await startControlServer({
           root: store.ws.root,

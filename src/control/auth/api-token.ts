@@ -3,7 +3,7 @@
  * redaction recognise them). Only the sha256 is stored; a presented token is hashed and looked
  * up, so no stored secret can be compared byte by byte.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const TOKEN_PREFIX = 'ledge_';
 
@@ -29,4 +29,20 @@ export function isTokenShaped(text: string): boolean {
 export function bearerToken(header: string | undefined): string | undefined {
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   return match?.[1];
+}
+
+/**
+ * The CSRF token of a browser session signed in with `token`: an HMAC keyed by the token, so
+ * it is the same for the session's life (no server state), useless without the token, and
+ * unreadable to other sites (it is only ever sent in a same-origin JSON answer).
+ */
+export function csrfTokenFor(token: string): string {
+  return createHmac('sha256', token).update('ledge dashboard csrf v1', 'utf8').digest('base64url');
+}
+
+/** Whether two secrets are equal, in time independent of where they differ. */
+export function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a, 'utf8').digest();
+  const hb = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(ha, hb);
 }

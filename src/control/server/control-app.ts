@@ -9,9 +9,15 @@
  *     POST /api/runs  (= POST /api/queue)  queue a run: {stages?, cause?} → 202 {run, merged}
  *     POST /api/queue/:id/cancel           cancel a queued run, stop a running one
  *     POST /api/webhooks/github|gitlab     push events (signed; not bearer tokens)
+ *     GET  /api/session                    the browser's session: who, may it write, its CSRF token
+ *     GET|POST /login                      the sign-in form; it sets the session cookie
  *
  * `GET /api/runs` stays the dashboard's (recorded pipeline runs); the queue is `/api/queue`.
  * Reads need a token unless public read is on; writes always need a token that may write.
+ * Browsers present it as the session cookie /login sets (HttpOnly, SameSite=Strict); a write
+ * with the cookie must also carry the session's CSRF token (`X-Ledge-CSRF`, from
+ * /api/session) and come from this origin (Origin, Sec-Fetch-Site), so no other site can make a
+ * signed-in browser queue or cancel a run.
  */
 import fs from 'node:fs';
 import type { Context } from 'hono';
@@ -23,7 +29,7 @@ import type { ApiToken, ApiTokenRecords } from '../../metadata/api-tokens.js';
 import type { ControlRunRecords } from '../../metadata/control-runs.js';
 import { CONTROL_RUN_STATUSES, type ControlRunStatus, type RunCause } from '../../metadata/control-runs.js';
 import type { TriggerRecords } from '../../metadata/trigger-records.js';
-import { bearerToken, hashToken, isTokenShaped } from '../auth/api-token.js';
+import { bearerToken, csrfTokenFor, hashToken, isTokenShaped, sameSecret } from '../auth/api-token.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { runLogPaths } from '../queue/pipeline-launcher.js';
@@ -63,6 +69,7 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 const MAX_BODY = 1024 * 1024;
 const STAGE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const SESSION_COOKIE = 'ledge_token';
+const CSRF_HEADER = 'x-ledge-csrf';
 const LOGIN_CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /** The sign-in page: a form that posts a token (no script, no inline style). */
@@ -72,11 +79,29 @@ const LOGIN_PAGE = (message: string) => `<!doctype html>
 <body><main><h1>ledge</h1>
 ${message ? `<p role="alert">${message}</p>` : ''}
 <form method="post" action="/login">
-<label for="token">API token (<code>ledge token create --name NAME --read-only</code>)</label>
+<label for="token">API token (<code>ledge token create --name NAME --read-only</code> to look;
+a token that is not read-only also lets you queue and cancel runs)</label>
 <input id="token" name="token" type="password" autocomplete="off" required>
 <button type="submit">Sign in</button>
 </form></main></body></html>
 `;
+
+/**
+ * Whether a browser request comes from this server's own pages: its Origin (sent with every
+ * POST by current browsers) names this host, and Sec-Fetch-Site, when sent, says same-origin.
+ */
+function fromThisOrigin(c: Context<Env>): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin') return false;
+  const origin = c.req.header('origin');
+  if (origin === undefined) return true;
+  const host = c.req.header('host') ?? new URL(c.req.url).host;
+  try {
+    return new URL(origin).host.toLowerCase() === host.trim().toLowerCase();
+  } catch {
+    return false;
+  }
+}
 
 function idParam(c: Context<Env>): number {
   const text = c.req.param('id') ?? '';
@@ -147,10 +172,10 @@ export function createControlApp(options: ControlAppOptions): Hono<Env> {
 
   const authenticate = async (c: Context<Env>, need: 'read' | 'write'): Promise<void> => {
     // Browsers cannot send a bearer header: after /login they send the token as a cookie, which
-    // is SameSite=Strict (no cross-site request carries it) and accepted for reads only.
-    const presented =
-      bearerToken(c.req.header('authorization')) ??
-      (need === 'read' ? getCookie(c, SESSION_COOKIE) : undefined);
+    // is SameSite=Strict (no cross-site request carries it); writes with it need more below.
+    const bearer = bearerToken(c.req.header('authorization'));
+    const cookie = bearer === undefined ? getCookie(c, SESSION_COOKIE) : undefined;
+    const presented = bearer ?? cookie;
     if (presented === undefined) {
       if (need === 'read' && options.publicRead) return;
       log.warn('unauthenticated request refused', { method: c.req.method, path: c.req.path });
@@ -165,6 +190,22 @@ export function createControlApp(options: ControlAppOptions): Hono<Env> {
       throw new ControlHttpError(401, 'the API token is invalid or revoked');
     }
     c.set('token', token);
+    if (need === 'write' && cookie !== undefined) {
+      // A browser session writes only from this origin and with the session's CSRF token,
+      // which only this origin's pages can read (GET /api/session).
+      const csrf = c.req.header(CSRF_HEADER);
+      if (!fromThisOrigin(c) || csrf === undefined || !sameSecret(csrf, csrfTokenFor(cookie))) {
+        log.warn('browser write refused: cross-origin or without the CSRF token', {
+          method: c.req.method,
+          path: c.req.path,
+          token: token.name,
+        });
+        throw new ControlHttpError(
+          403,
+          'a browser session may write only from the dashboard, with its X-Ledge-CSRF header (reload the page)',
+        );
+      }
+    }
     if (need === 'write' && token.readOnly) {
       throw new ControlHttpError(403, `token '${token.name}' is read-only`);
     }
@@ -341,12 +382,26 @@ export function createControlApp(options: ControlAppOptions): Hono<Env> {
     ),
   );
 
+  app.get('/api/session', async (c) => {
+    await authenticate(c, 'read');
+    const token = c.get('token');
+    const cookie = bearerToken(c.req.header('authorization')) ? undefined : getCookie(c, SESSION_COOKIE);
+    c.header('Cache-Control', 'no-store');
+    return c.json({
+      user: token?.name ?? null,
+      canWrite: token !== undefined && !token.readOnly,
+      csrf: token !== undefined && cookie !== undefined ? csrfTokenFor(cookie) : null,
+    });
+  });
+
   app.get('/login', (c) => {
     c.header('Content-Security-Policy', LOGIN_CSP);
     return c.html(LOGIN_PAGE(''));
   });
   app.post('/login', async (c) => {
     c.header('Content-Security-Policy', LOGIN_CSP);
+    // No other site may sign a browser in (with a token of its choosing).
+    if (!fromThisOrigin(c)) throw new ControlHttpError(403, "sign in from this server's own page");
     const form = await c.req.parseBody();
     const token = typeof form.token === 'string' ? form.token.trim() : '';
     const found = isTokenShaped(token) ? await tokens.authenticate(hashToken(token)) : undefined;

@@ -32,3 +32,31 @@ export async function getJson<T>(path: string, query: Record<string, string | un
   }
   return body as T;
 }
+
+/**
+ * POST `/api/<path>` with a JSON body; `csrf` is the session's token from `/api/session`, which
+ * the control server asks of every write a signed-in browser makes.
+ */
+export async function postJson<T>(path: string, body: unknown, csrf: string | null): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(`/api/${path}`, {
+      method: 'POST',
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/json',
+        ...(csrf ? { 'x-ledge-csrf': csrf } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiRequestError(0, 'the control server does not answer (was `ledge server` stopped?)');
+  }
+  const answer = (await response.json().catch(() => null)) as T | ApiError | null;
+  if (!response.ok) {
+    const message =
+      answer && typeof answer === 'object' && 'error' in answer ? answer.error : `HTTP ${response.status}`;
+    throw new ApiRequestError(response.status, message);
+  }
+  return answer as T;
+}

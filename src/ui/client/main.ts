@@ -9,6 +9,7 @@ import { doc, type Elem, h, win } from './dom.js';
 import { deploymentsPage } from './pages/deployments.js';
 import { modelsPage } from './pages/models.js';
 import { monitoringPage } from './pages/monitoring.js';
+import { queuePanel } from './pages/run-queue.js';
 import { comparePage, runDetailPage, runsPage } from './pages/runs.js';
 import { parseHash, type Route } from './route.js';
 
@@ -19,7 +20,13 @@ const SECTIONS = [
   { path: 'monitoring', title: 'Monitoring' },
 ] as const;
 
-const FALLBACK_INFO: UiInfo = { version: '', database: '', servers: [], refreshSeconds: 1.5 };
+const FALLBACK_INFO: UiInfo = {
+  version: '',
+  database: '',
+  servers: [],
+  refreshSeconds: 1.5,
+  control: false,
+};
 
 function sectionOf(route: Route): string {
   const first = route.path[0] ?? 'runs';
@@ -61,8 +68,15 @@ async function start(): Promise<void> {
     view.replaceChildren(page);
     try {
       const [first, id] = route.path;
-      if (first === undefined || (first === 'runs' && id === undefined)) await runsPage(page, route);
-      else if (first === 'runs') await runDetailPage(page, route);
+      if (first === undefined || (first === 'runs' && id === undefined)) {
+        // Served by `ledge server`: the run queue (and the Run pipeline button) above the runs.
+        let reloadRuns: (() => Promise<void>) | undefined;
+        const queue = info.control
+          ? queuePanel(Math.max(0.5, info.refreshSeconds), () => void reloadRuns?.())
+          : undefined;
+        stop = queue?.stop;
+        reloadRuns = await runsPage(page, route, queue?.element);
+      } else if (first === 'runs') await runDetailPage(page, route);
       else if (first === 'compare') await comparePage(page, route);
       else if (first === 'models') await modelsPage(page);
       else if (first === 'deployments') await deploymentsPage(page);

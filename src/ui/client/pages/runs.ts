@@ -39,8 +39,11 @@ function kindOf(type: string): string {
   return type === 'run' ? 'Run' : 'Stage';
 }
 
-/** `#/runs?where=…&type=run|stage|all` */
-export async function runsPage(view: Elem, route: Route): Promise<void> {
+/**
+ * `#/runs?where=…&type=run|stage|all`; `queue`: the run queue's panel, under the heading.
+ * Resolves, once the list is drawn, to a function that reads and draws the list again.
+ */
+export async function runsPage(view: Elem, route: Route, queue?: Elem): Promise<() => Promise<void>> {
   const where = route.query.get('where') ?? '';
   const type = route.query.get('type') ?? 'run';
   const form = h(
@@ -76,7 +79,7 @@ export async function runsPage(view: Elem, route: Route): Promise<void> {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const next = runHash(control(form, '#where').value.trim(), control(form, '#type').value);
-    if (win.location.hash === next) void runsPage(view, route);
+    if (win.location.hash === next) void load();
     else win.location.hash = next;
   });
   const compare = h('button', { type: 'button', id: 'compare', disabled: true }, 'Compare selected');
@@ -88,11 +91,39 @@ export async function runsPage(view: Elem, route: Route): Promise<void> {
   );
   view.replaceChildren(
     pageHeading('Runs'),
+    ...(queue ? [queue] : []),
     form,
     h('div', { class: 'toolbar' }, compare, ' ', compareHelp),
     results,
   );
 
+  // The rows ticked for comparing, kept when the list is drawn again.
+  const selected: number[] = [];
+  const updateCompare = () => {
+    (compare as FormElem).disabled = selected.length !== 2;
+    compareHelp.textContent =
+      selected.length === 2
+        ? `Compare ${selected[0]} with ${selected[1]}.`
+        : 'Select two rows to compare them.';
+  };
+  compare.addEventListener('click', () => {
+    if (selected.length !== 2) return;
+    const [a, b] = [...selected].sort((x, y) => x - y);
+    win.location.hash = `#/compare/${a}/${b}`;
+  });
+  const load = () => loadRuns(results, selected, updateCompare, where, type);
+  await load();
+  return load;
+}
+
+/** Reads the runs and draws them into `results`, ticking the rows still in `selected`. */
+async function loadRuns(
+  results: Elem,
+  selected: number[],
+  updateCompare: () => void,
+  where: string,
+  type: string,
+): Promise<void> {
   let runs: RunSummary[];
   try {
     runs = await getJson<RunSummary[]>('runs', { where, type: type === 'all' ? '' : type, limit: '500' });
@@ -109,25 +140,16 @@ export async function runsPage(view: Elem, route: Route): Promise<void> {
     );
     return;
   }
-  const selected: number[] = [];
+  const listed = new Set(runs.map((run) => run.id));
+  for (let i = selected.length - 1; i >= 0; i--) if (!listed.has(selected[i]!)) selected.splice(i, 1);
+  updateCompare();
   const boxes: FormElem[] = [];
-  const updateCompare = () => {
-    (compare as FormElem).disabled = selected.length !== 2;
-    compareHelp.textContent =
-      selected.length === 2
-        ? `Compare ${selected[0]} with ${selected[1]}.`
-        : 'Select two rows to compare them.';
-  };
-  compare.addEventListener('click', () => {
-    if (selected.length !== 2) return;
-    const [a, b] = [...selected].sort((x, y) => x - y);
-    win.location.hash = `#/compare/${a}/${b}`;
-  });
   const rows = runs.map((run) => {
     const box = h('input', {
       type: 'checkbox',
       'aria-label': `Select ${kindOf(run.type).toLowerCase()} ${run.id}`,
       value: run.id,
+      checked: selected.includes(run.id),
     }) as FormElem;
     box.addEventListener('change', () => {
       const at = selected.indexOf(run.id);

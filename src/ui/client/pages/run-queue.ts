@@ -1,0 +1,206 @@
+/**
+ * The run queue on the runs page, when a control server (`ledge server`) serves the dashboard:
+ * a **Run pipeline** button for sessions that may write (it queues a run of the whole
+ * pipeline: POST /api/runs), and the queued and running runs with their causes, each with a
+ * **Cancel** button (POST /api/queue/ID/cancel). Refreshed every `refreshSeconds`.
+ */
+import type { ControlSession, EnqueueAnswer, QueueRun } from '../../api-types.js';
+import { getJson, postJson } from '../api-client.js';
+import { dataTable, errorBox, link, statusBadge } from '../components.js';
+import { type Elem, type FormElem, h } from '../dom.js';
+import { duration, formatTime } from '../format.js';
+
+/** One line per cause, as `ledge run --cause` summarises them. */
+export function causeLine(cause: QueueRun['causes'][number]): string {
+  const text = (key: string) => (typeof cause[key] === 'string' ? (cause[key] as string) : undefined);
+  switch (cause.kind) {
+    case 'manual':
+      return `manual${text('user') ? ` (${text('user')})` : ''}${text('note') ? `: ${text('note')}` : ''}`;
+    case 'webhook':
+      return `webhook ${text('provider') ?? ''}${text('delivery') ? `, delivery ${text('delivery')}` : ''}${text('commit') ? `, commit ${text('commit')!.slice(0, 12)}` : ''}`;
+    case 'commit':
+      return `commit ${(text('commit') ?? '?').slice(0, 12)} on ${text('branch') ?? '?'}`;
+    case 'schedule':
+      return `schedule ${text('name') ?? text('cron') ?? ''}`.trim();
+    case 'file': {
+      const paths = Array.isArray(cause.paths) ? cause.paths.map(String) : [];
+      return `changed ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ` and ${paths.length - 3} more` : ''}`;
+    }
+    default:
+      return cause.kind;
+  }
+}
+
+function causesText(run: QueueRun): string {
+  const lines = run.causes.map(causeLine);
+  return lines.length <= 3
+    ? lines.join('; ')
+    : `${lines.slice(0, 2).join('; ')} and ${lines.length - 2} more`;
+}
+
+export interface QueuePanel {
+  element: Elem;
+  stop(): void;
+}
+
+/**
+ * The panel (empty until the session is known); `stop()` ends its refreshes. `onRunEnded` is
+ * called when a run seen queued or running has ended (the runs list then has a new run).
+ */
+export function queuePanel(refreshSeconds: number, onRunEnded: () => void): QueuePanel {
+  const element = h('section', { class: 'queue', 'aria-labelledby': 'queue-heading' });
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+  void (async () => {
+    let session: ControlSession;
+    try {
+      session = await getJson<ControlSession>('session');
+    } catch (error) {
+      element.replaceChildren(errorBox(`The run queue cannot be shown: ${(error as Error).message}`));
+      return;
+    }
+    if (stopped) return;
+    const message = h('p', { id: 'queue-message', class: 'help', role: 'status' });
+    const listing = h('div', { id: 'queue-list' }, h('p', { class: 'loading' }, 'Loading…'));
+    const controls: (Elem | string)[] = [];
+    let refresh: () => Promise<void> = async () => {};
+    if (session.canWrite) {
+      const button = h(
+        'button',
+        { type: 'button', id: 'run-pipeline', class: 'primary' },
+        'Run pipeline',
+      ) as FormElem;
+      button.addEventListener('click', () => {
+        button.disabled = true;
+        message.textContent = 'Queueing…';
+        postJson<EnqueueAnswer>('runs', { cause: 'from the dashboard' }, session.csrf)
+          .then((answer) => {
+            message.textContent = answer.merged
+              ? `Joined run ${answer.run.id}, which was already waiting.`
+              : `Run ${answer.run.id} queued.`;
+          })
+          .catch((error: Error) => {
+            message.textContent = `Not queued: ${error.message}`;
+          })
+          .finally(() => {
+            button.disabled = false;
+            void refresh();
+          });
+      });
+      controls.push(
+        h(
+          'div',
+          { class: 'toolbar' },
+          button,
+          ' ',
+          h(
+            'span',
+            { class: 'help' },
+            `Queues a run of the whole pipeline (as ${session.user ?? 'you'}); it joins a run already waiting.`,
+          ),
+        ),
+      );
+    } else {
+      controls.push(
+        h(
+          'p',
+          { class: 'help', id: 'queue-read-only' },
+          session.user
+            ? `Signed in with the read-only token '${session.user}': sign in with a token that may write to queue and cancel runs.`
+            : 'Read without a token: sign in with a token that may write to queue and cancel runs.',
+        ),
+      );
+    }
+    element.replaceChildren(h('h3', { id: 'queue-heading' }, 'Run queue'), ...controls, message, listing);
+
+    const cancel = (run: QueueRun, button: FormElem) => {
+      button.disabled = true;
+      postJson<QueueRun>(`queue/${run.id}/cancel`, {}, session.csrf)
+        .then(() => {
+          message.textContent = `Run ${run.id} cancelled.`;
+        })
+        .catch((error: Error) => {
+          message.textContent = `Run ${run.id} not cancelled: ${error.message}`;
+          button.disabled = false;
+        })
+        .finally(() => void refresh());
+    };
+
+    let recent: QueueRun[] = [];
+    let activeIds = new Set<number>();
+    refresh = async () => {
+      clearTimeout(timer);
+      let active: QueueRun[];
+      try {
+        [active, recent] = await Promise.all([
+          getJson<QueueRun[]>('queue', { status: 'queued,running', limit: '50' }),
+          getJson<QueueRun[]>('queue', { limit: '5' }),
+        ]);
+      } catch (error) {
+        if (!stopped) listing.replaceChildren(errorBox((error as Error).message));
+        if (!stopped) timer = setTimeout(() => void refresh(), refreshSeconds * 1000);
+        return;
+      }
+      if (stopped) return;
+      const nowActive = new Set(active.map((r) => r.id));
+      if ([...activeIds].some((id) => !nowActive.has(id))) onRunEnded();
+      activeIds = nowActive;
+      const headers = ['ID', 'Status', 'Cause', 'Stages', 'Requested (UTC)', 'Running for'];
+      const row = (run: QueueRun) => [
+        String(run.id),
+        statusBadge(run.status),
+        causesText(run),
+        run.stages.length === 0 ? 'all' : run.stages.join(', '),
+        formatTime(run.requestedAt),
+        run.startedAt ? duration(run.startedAt, run.endedAt ?? new Date().toISOString()) : '–',
+      ];
+      const ended = recent.filter((r) => r.status !== 'queued' && r.status !== 'running');
+      listing.replaceChildren(
+        active.length === 0
+          ? h('p', { class: 'empty', id: 'queue-empty' }, 'Nothing queued or running.')
+          : dataTable({
+              caption: 'Queued and running, newest first',
+              headers: session.canWrite ? [...headers, 'Cancel'] : headers,
+              rows: active.map((run) => {
+                const cells = row(run);
+                if (!session.canWrite) return cells;
+                const button = h(
+                  'button',
+                  { type: 'button', 'aria-label': `Cancel run ${run.id}` },
+                  'Cancel',
+                ) as FormElem;
+                button.addEventListener('click', () => cancel(run, button));
+                return [...cells, button];
+              }),
+              numeric: [0],
+              className: 'data queue-active',
+            }),
+        ended.length === 0
+          ? ''
+          : dataTable({
+              caption: 'Recently ended',
+              headers: ['ID', 'Status', 'Cause', 'Pipeline run', 'Ended (UTC)', 'Reason'],
+              rows: ended.map((run) => [
+                String(run.id),
+                statusBadge(run.status),
+                causesText(run),
+                run.pipelineRunId === null
+                  ? '–'
+                  : link(`#/runs/${run.pipelineRunId}`, `run ${run.pipelineRunId}`),
+                formatTime(run.endedAt),
+                run.reason ?? '',
+              ]),
+              numeric: [0],
+              className: 'data queue-ended',
+            }),
+      );
+      timer = setTimeout(() => void refresh(), refreshSeconds * 1000);
+    };
+    await refresh();
+  })();
+  return { element, stop };
+}
