@@ -1,11 +1,12 @@
 /**
  * The Prometheus metrics of a server, in their own prom-client Registry. Hot-path counters are
  * plain numbers in cached cells, copied into prom-client only when `/metrics` is scraped;
- * histograms use prom-client children cached per model version. Names follow Prometheus
+ * histograms are counting-histogram.ts cells cached per model version, read at scrape time. Names follow Prometheus
  * conventions: `ledge_` prefix, base units (seconds), `_total` for counters. The list, with
  * types and labels, is in docs/monitoring.md.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { CountingHistogram, type HistogramCell } from './counting-histogram.js';
 import type { DriftFeature } from './monitoring-sink.js';
 
 /** Request durations: 0.1 ms to 1 s (a text model answers in about a millisecond). */
@@ -23,8 +24,6 @@ interface CountCell {
   labels: Record<string, string>;
   value: number;
 }
-
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
 
 function countedCounter(
   registry: Registry,
@@ -48,9 +47,9 @@ function countedCounter(
 
 /** One model version's cached metric children. */
 export class SeriesMetrics {
-  readonly requestDuration: HistogramChild;
-  readonly queueDuration: HistogramChild;
-  readonly batchSize: HistogramChild;
+  readonly requestDuration: HistogramCell;
+  readonly queueDuration: HistogramCell;
+  readonly batchSize: HistogramCell;
   private readonly requests = new Map<string, Map<number, CountCell>>();
   private readonly predictions = new Map<string, CountCell>();
 
@@ -59,9 +58,9 @@ export class SeriesMetrics {
     readonly model: string,
     readonly version: string,
   ) {
-    this.requestDuration = metrics.requestDuration.labels(model, version);
-    this.queueDuration = metrics.queueDuration.labels(model, version);
-    this.batchSize = metrics.batchSize.labels(model, version);
+    this.requestDuration = metrics.requestDuration.cell(model, version);
+    this.queueDuration = metrics.queueDuration.cell(model, version);
+    this.batchSize = metrics.batchSize.cell(model, version);
   }
 
   /** The `ledge_inference_requests_total` cell of an endpoint and status code. */
@@ -105,9 +104,9 @@ export class ServingMetrics {
   readonly predictionCells: CountCell[] = [];
   private readonly feedbackCells: CountCell[] = [];
   private readonly feedbackIndex = new Map<string, CountCell>();
-  readonly requestDuration: Histogram<string>;
-  readonly queueDuration: Histogram<string>;
-  readonly batchSize: Histogram<string>;
+  readonly requestDuration: CountingHistogram;
+  readonly queueDuration: CountingHistogram;
+  readonly batchSize: CountingHistogram;
   readonly modelLoad: Gauge<string>;
   readonly modelInfo: Gauge<string>;
   readonly liveAccuracy: Gauge<string>;
@@ -127,27 +126,27 @@ export class ServingMetrics {
       ['model', 'version', 'endpoint', 'code'],
       this.requestCells,
     );
-    this.requestDuration = new Histogram({
-      name: 'ledge_inference_request_duration_seconds',
-      help: 'Wall time of requests, from arrival to response, in seconds.',
-      labelNames: mv,
-      buckets: REQUEST_DURATION_BUCKETS,
-      registers: [registry],
-    });
-    this.queueDuration = new Histogram({
-      name: 'ledge_inference_queue_duration_seconds',
-      help: 'Time requests waited in the batch queue, in seconds (requests that waited only).',
-      labelNames: mv,
-      buckets: QUEUE_DURATION_BUCKETS,
-      registers: [registry],
-    });
-    this.batchSize = new Histogram({
-      name: 'ledge_inference_batch_size',
-      help: 'Inputs per model run (dynamic batching).',
-      labelNames: mv,
-      buckets: BATCH_SIZE_BUCKETS,
-      registers: [registry],
-    });
+    this.requestDuration = new CountingHistogram(
+      'ledge_inference_request_duration_seconds',
+      'Wall time of requests, from arrival to response, in seconds.',
+      mv,
+      REQUEST_DURATION_BUCKETS,
+      registry,
+    );
+    this.queueDuration = new CountingHistogram(
+      'ledge_inference_queue_duration_seconds',
+      'Time requests waited in the batch queue, in seconds (requests that waited only).',
+      mv,
+      QUEUE_DURATION_BUCKETS,
+      registry,
+    );
+    this.batchSize = new CountingHistogram(
+      'ledge_inference_batch_size',
+      'Inputs per model run (dynamic batching).',
+      mv,
+      BATCH_SIZE_BUCKETS,
+      registry,
+    );
     countedCounter(
       registry,
       'ledge_predictions_total',
