@@ -28,11 +28,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { freePort } from '../test/helpers/free-port.js';
 import { check, run } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
 import { machineInfo, machineLine } from './lib/machine.js';
+import { parseBenchOptions } from './lib/options.js';
 import { fmtSeconds, median, table, updateSectionAfter } from './lib/report.js';
 
 const SECTION = '## Control plane (issue 7)';
@@ -58,50 +58,14 @@ const USAGE = `usage: node dist/bench/control-bench.js [--quick] [--write] [--ru
   --burst N      webhook deliveries per burst (default 100)
   --keep         keep the temp directory`;
 
-interface Options {
-  quick: boolean;
-  write: boolean;
-  runs: number;
-  debounce: number;
-  burst: number;
-  keep: boolean;
-  argv: string[];
-}
+type Options = ReturnType<typeof parseOptions>;
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      write: { type: 'boolean', default: false },
-      runs: { type: 'string' },
-      debounce: { type: 'string', default: '1' },
-      burst: { type: 'string', default: '100' },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+function parseOptions(argv: string[]) {
+  return parseBenchOptions(argv, USAGE, {
+    runs: { full: 5, quick: 1, min: 1 },
+    debounce: { full: 1, min: 0.05, max: 600, integer: false },
+    burst: { full: 100, min: 1 },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const count = (raw: string, flag: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, not '${raw}'`);
-    return n;
-  };
-  const debounce = Number(values.debounce);
-  if (!Number.isFinite(debounce) || debounce < 0.05 || debounce > 600)
-    throw new Error(`--debounce must be seconds between 0.05 and 600, not '${values.debounce}'`);
-  return {
-    quick: values.quick,
-    write: values.write,
-    runs: count(values.runs ?? (values.quick ? '1' : '5'), 'runs'),
-    debounce,
-    burst: count(values.burst, 'burst'),
-    keep: values.keep,
-    argv,
-  };
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);

@@ -27,11 +27,11 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { freePort } from '../test/helpers/free-port.js';
 import { check, run } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
 import { machineInfo, machineLine, packageVersion } from './lib/machine.js';
+import { parseBenchOptions } from './lib/options.js';
 import { fmtCount, fmtSeconds, median, table, updateSectionAfter } from './lib/report.js';
 
 const SECTION = '## Deployment (issue 6)';
@@ -52,44 +52,13 @@ const USAGE = `usage: node dist/bench/deploy-bench.js [--quick] [--write] [--swa
   --connections N  concurrent clients of the load (default 16)
   --keep           keep the temp directory`;
 
-interface Options {
-  quick: boolean;
-  write: boolean;
-  swaps: number;
-  connections: number;
-  keep: boolean;
-  argv: string[];
-}
+type Options = ReturnType<typeof parseOptions>;
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      write: { type: 'boolean', default: false },
-      swaps: { type: 'string' },
-      connections: { type: 'string', default: '16' },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+function parseOptions(argv: string[]) {
+  return parseBenchOptions(argv, USAGE, {
+    swaps: { full: 10, quick: 4, min: 1 },
+    connections: { full: 16, min: 1 },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const count = (raw: string, flag: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, not '${raw}'`);
-    return n;
-  };
-  return {
-    quick: values.quick,
-    write: values.write,
-    swaps: count(values.swaps ?? (values.quick ? '4' : '10'), 'swaps'),
-    connections: count(values.connections, 'connections'),
-    keep: values.keep,
-    argv,
-  };
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);

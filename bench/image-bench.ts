@@ -36,7 +36,6 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { BlobStore, pullImage, push, withConfig } from '../src/image/index.js';
 import { podmanIn } from '../test/build/helpers/podman.js';
 import { startPodmanService } from '../test/deploy/helpers/podman-service.js';
@@ -45,6 +44,7 @@ import { freePort, startRegistry } from '../test/image/helpers/registry-server.j
 import { check, killRunning, run } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
 import { machineInfo, machineLine, packageVersion } from './lib/machine.js';
+import { parseBenchOptions } from './lib/options.js';
 import { fmtBytes, fmtCount, fmtRatio, fmtSeconds, median, table, updateSectionAfter } from './lib/report.js';
 
 const SECTION = '## Images (issue 6)';
@@ -69,44 +69,13 @@ const USAGE = `usage: node dist/bench/image-bench.js [--quick] [--write] [--runs
   --connections N  concurrent clients of the load during engine swaps (default 16)
   --keep           keep the temp directory`;
 
-interface Options {
-  quick: boolean;
-  write: boolean;
-  runs: number;
-  connections: number;
-  keep: boolean;
-  argv: string[];
-}
+type Options = ReturnType<typeof parseOptions>;
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      write: { type: 'boolean', default: false },
-      runs: { type: 'string' },
-      connections: { type: 'string', default: '16' },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+function parseOptions(argv: string[]) {
+  return parseBenchOptions(argv, USAGE, {
+    runs: { full: 3, quick: 1, min: 1 },
+    connections: { full: 16, min: 1 },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const count = (raw: string, flag: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, not '${raw}'`);
-    return n;
-  };
-  return {
-    quick: values.quick,
-    write: values.write,
-    runs: count(values.runs ?? (values.quick ? '1' : '3'), 'runs'),
-    connections: count(values.connections, 'connections'),
-    keep: values.keep,
-    argv,
-  };
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
