@@ -19,6 +19,7 @@ import { nodeBaseImage } from '../helpers/node-base-image.js';
 import { freePort, startRegistry } from '../image/helpers/registry-server.js';
 import { trainTestModel } from '../runtime/server/server-fixture.js';
 import { startPodmanService } from './helpers/podman-service.js';
+import { registerTwoVersions } from './helpers/two-versions.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -61,33 +62,8 @@ describe('build, push, deploy on the engine, roll back', () => {
     const ws = trained.root;
     const ledge = (args: string[], timeoutMs = 300_000) => runLedge(args, { cwd: ws, timeoutMs });
     ok(await ledge(['init']), 'init');
-    fs.writeFileSync(path.join(ws, 'params-3.yaml'), 'train:\n  bits: 16\n  epochs: 3\n');
-    ok(
-      await ledge([
-        'train',
-        '--train',
-        'prep/train.jsonl',
-        '--validation',
-        'prep/validation.jsonl',
-        '--params',
-        'params-3.yaml',
-        '--out',
-        'model-3-epochs',
-        '--name',
-        'imdb-sentiment',
-      ]),
-      'train',
-    );
     // The worse model is version 1, so version 2 passes the gate against it.
-    const accuracy = (dir: string) =>
-      (
-        JSON.parse(fs.readFileSync(path.join(ws, dir, 'model-card.json'), 'utf8')) as {
-          metrics: { validation: { accuracy: number } };
-        }
-      ).metrics.validation.accuracy;
-    for (const bundle of ['model', 'model-3-epochs'].sort((a, b) => accuracy(a) - accuracy(b))) {
-      ok(await ledge(['model', 'register', bundle, '--name', 'imdb-sentiment']), `register ${bundle}`);
-    }
+    await registerTwoVersions(ws);
 
     const registry = await startRegistry(t);
     const engine = await startPodmanService(t, { insecureRegistries: [registry.host] });

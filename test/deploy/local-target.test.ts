@@ -14,6 +14,7 @@ import type { Deployment } from '../../src/metadata/deployments.js';
 import { type LedgeResult, runLedge, waitFor } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 import { type TrainedModel, trainTestModel } from '../runtime/server/server-fixture.js';
+import { registerTwoVersions } from './helpers/two-versions.js';
 
 let trained: TrainedModel;
 let root: string;
@@ -140,41 +141,9 @@ describe('ledge deploy on the local target', () => {
     url = `http://127.0.0.1:${await freePort()}`;
     otherPort = await freePort();
     ok(await ledge(['init']), 'init');
-    // A second model from the same data, three epochs instead of two.
-    fs.writeFileSync(path.join(root, 'params-3.yaml'), 'train:\n  bits: 16\n  epochs: 3\n');
-    ok(
-      await ledge([
-        'train',
-        '--train',
-        'prep/train.jsonl',
-        '--validation',
-        'prep/validation.jsonl',
-        '--params',
-        'params-3.yaml',
-        '--out',
-        'model-3-epochs',
-        '--name',
-        'imdb-sentiment',
-      ]),
-      'train',
-    );
-    const cardAccuracy = (dir: string) =>
-      (
-        JSON.parse(fs.readFileSync(path.join(root, dir, 'model-card.json'), 'utf8')) as {
-          metrics: { validation: { accuracy: number } };
-        }
-      ).metrics.validation.accuracy;
-    const bundles = ['model', 'model-3-epochs'].sort((a, b) => cardAccuracy(a) - cardAccuracy(b));
-    assert.notEqual(
-      cardAccuracy(bundles[0]!),
-      cardAccuracy(bundles[1]!),
-      'the two models differ in accuracy',
-    );
-    // The worse one is version 1, the better one version 2.
-    for (const [i, bundle] of bundles.entries()) {
-      ok(await ledge(['model', 'register', bundle, '--name', 'imdb-sentiment']), 'register');
-      accuracy[(i + 1) as 1 | 2] = cardAccuracy(bundle);
-    }
+    // A second model from the same data, three epochs instead of two; the worse one is version 1.
+    const { bundles, accuracy: measured } = await registerTwoVersions(root);
+    [accuracy[1], accuracy[2]] = measured;
     // A copy of version 2 whose model.onnx is garbage: same metrics, a different digest.
     fs.cpSync(path.join(root, bundles[1]!), path.join(root, 'broken'), { recursive: true });
     fs.writeFileSync(path.join(root, 'broken', 'model.onnx'), Buffer.alloc(4096, 7));
