@@ -23,7 +23,6 @@
  * at the end; the target is stopped (also after an error).
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +31,7 @@ import { check, run } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
 import { machineInfo, machineLine, packageVersion } from './lib/machine.js';
 import { parseBenchOptions } from './lib/options.js';
+import { type LoadSummary, startPredictLoad } from './lib/predict-load.js';
 import { fmtCount, fmtSeconds, median, table, updateSectionAfter } from './lib/report.js';
 
 const SECTION = '## Deployment (issue 6)';
@@ -66,74 +66,8 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 // ---------------------------------------------------------------------------------------------
 // The load: autocannon through the stable port, every response counted
 
-interface AutocannonResult {
-  requests: { total: number };
-  latency: { p50: number; p99: number; max: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  '2xx': number;
-  duration: number;
-}
-interface AutocannonInstance {
-  stop(): void;
-  on(event: 'done', listener: (result: AutocannonResult) => void): void;
-}
-type Autocannon = (options: Record<string, unknown>) => AutocannonInstance;
-
-interface LoadSummary {
-  ok: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  seconds: number;
-}
-
 function startLoad(url: string, texts: string[], connections: number): { stop: () => Promise<LoadSummary> } {
-  const require = createRequire(path.join(ROOT, 'package.json'));
-  const autocannon = require('autocannon') as Autocannon;
-  const bodies = texts.slice(0, 2000).map((text) => JSON.stringify({ instances: [text] }));
-  let next = 0;
-  let resolveDone: (result: AutocannonResult) => void = () => {};
-  const done = new Promise<AutocannonResult>((resolve) => {
-    resolveDone = resolve;
-  });
-  const instance = autocannon({
-    url: `${url}/v1/models/imdb-sentiment:predict`,
-    method: 'POST',
-    connections,
-    duration: 3600,
-    timeout: 10,
-    headers: { 'content-type': 'application/json' },
-    requests: [
-      {
-        setupRequest: (request: Record<string, unknown>) => ({
-          ...request,
-          body: bodies[next++ % bodies.length],
-        }),
-      },
-    ],
-  });
-  instance.on('done', resolveDone);
-  return {
-    stop: async () => {
-      instance.stop();
-      const r = await done;
-      return {
-        ok: r['2xx'],
-        non2xx: r.non2xx,
-        errors: r.errors,
-        timeouts: r.timeouts,
-        p50Ms: r.latency.p50,
-        p99Ms: r.latency.p99,
-        maxMs: r.latency.max,
-        seconds: r.duration,
-      };
-    },
-  };
+  return startPredictLoad({ root: ROOT, url, model: 'imdb-sentiment', texts, connections });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,7 +32,6 @@
  * the end; the target, the engine and the registry are stopped (also after an error).
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +44,7 @@ import { check, killRunning, run } from './lib/exec.js';
 import { benchEnv, snapshotLedge } from './lib/ledge.js';
 import { machineInfo, machineLine, packageVersion } from './lib/machine.js';
 import { parseBenchOptions } from './lib/options.js';
+import { startPredictLoad } from './lib/predict-load.js';
 import { fmtBytes, fmtCount, fmtRatio, fmtSeconds, median, table, updateSectionAfter } from './lib/report.js';
 
 const SECTION = '## Images (issue 6)';
@@ -103,22 +103,7 @@ class Cleanups {
 // ---------------------------------------------------------------------------------------------
 // The load: autocannon through the stable port, every response counted; a readiness probe
 
-interface AutocannonResult {
-  requests: { total: number };
-  latency: { p50: number; p99: number; max: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  '2xx': number;
-  duration: number;
-}
-interface AutocannonInstance {
-  stop(): void;
-  on(event: 'done', listener: (result: AutocannonResult) => void): void;
-}
-type Autocannon = (options: Record<string, unknown>) => AutocannonInstance;
-
-interface LoadSummary {
+interface ProbedLoad {
   ok: number;
   failed: number;
   p50Ms: number;
@@ -128,32 +113,8 @@ interface LoadSummary {
   outageMs: number;
 }
 
-function startLoad(url: string, texts: string[], connections: number): { stop: () => Promise<LoadSummary> } {
-  const require = createRequire(path.join(ROOT, 'package.json'));
-  const autocannon = require('autocannon') as Autocannon;
-  const bodies = texts.slice(0, 2000).map((text) => JSON.stringify({ instances: [text] }));
-  let next = 0;
-  let resolveDone: (result: AutocannonResult) => void = () => {};
-  const done = new Promise<AutocannonResult>((resolve) => {
-    resolveDone = resolve;
-  });
-  const instance = autocannon({
-    url: `${url}/v1/models/${MODEL}:predict`,
-    method: 'POST',
-    connections,
-    duration: 3600,
-    timeout: 10,
-    headers: { 'content-type': 'application/json' },
-    requests: [
-      {
-        setupRequest: (request: Record<string, unknown>) => ({
-          ...request,
-          body: bodies[next++ % bodies.length],
-        }),
-      },
-    ],
-  });
-  instance.on('done', resolveDone);
+function startLoad(url: string, texts: string[], connections: number): { stop: () => Promise<ProbedLoad> } {
+  const load = startPredictLoad({ root: ROOT, url, model: MODEL, texts, connections });
   // The probe: readiness every 25 ms; the longest stretch from a failed probe to the next answer.
   let probing = true;
   const samples: { at: number; ok: boolean }[] = [];
@@ -174,9 +135,8 @@ function startLoad(url: string, texts: string[], connections: number): { stop: (
   })();
   return {
     stop: async () => {
-      instance.stop();
       probing = false;
-      const [r] = await Promise.all([done, probe]);
+      const [r] = await Promise.all([load.stop(), probe]);
       let outageMs = 0;
       let since: number | undefined;
       for (const s of samples) {
@@ -188,11 +148,11 @@ function startLoad(url: string, texts: string[], connections: number): { stop: (
       }
       if (since !== undefined) outageMs = Math.max(outageMs, samples.at(-1)!.at - since);
       return {
-        ok: r['2xx'],
+        ok: r.ok,
         failed: r.non2xx + r.errors + r.timeouts,
-        p50Ms: r.latency.p50,
-        p99Ms: r.latency.p99,
-        maxMs: r.latency.max,
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+        maxMs: r.maxMs,
         outageMs,
       };
     },
@@ -455,12 +415,12 @@ async function servingVersion(url: string): Promise<string | undefined> {
 
 interface Swap {
   deploy: Deploy;
-  load: LoadSummary;
+  load: ProbedLoad;
 }
 
 interface Failing {
   deploy: Deploy;
-  load: LoadSummary;
+  load: ProbedLoad;
   before: string | undefined;
   after: string | undefined;
 }
