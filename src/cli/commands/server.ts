@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { LedgeError } from '../../core/errors.js';
 import type { MetadataStore } from '../../metadata/metadata-store.js';
 import type { CommandContext } from '../context.js';
+import { untilInterrupted } from '../until-interrupted.js';
 import { dashboardServices } from './ui.js';
 
 interface ServerFlags {
@@ -54,14 +55,12 @@ export function registerServerCommand(program: Command, context: () => CommandCo
         { jsonLogger },
         { createUiApp },
         { isLoopbackHost },
-        { onInterrupt },
       ] = await Promise.all([
         import('../../control/server-config.js'),
         import('../../control/server/control-server.js'),
         import('../../control/log.js'),
         import('../../ui/app.js'),
         import('../../ui/ui-server.js'),
-        import('../../core/interrupt.js'),
       ]);
       const store = await ctx.openStore();
       let metadata: MetadataStore | undefined;
@@ -96,14 +95,11 @@ export function registerServerCommand(program: Command, context: () => CommandCo
         if (flags.json) ctx.json({ url: server.url });
         else ctx.say(`Control server at ${server.url} (Ctrl-C to stop)`);
         const opened = metadata;
-        await new Promise<void>((resolve) => {
-          onInterrupt(async () => {
-            await server.close();
-            await opened.close();
-            store.close();
-            resolve();
-            return 0;
-          });
+        // Stopping is how it ends: after a clean close, exit 0 (as `ledge serve` does).
+        await untilInterrupted(async () => {
+          await server.close();
+          await opened.close();
+          store.close();
         });
       } catch (error) {
         await metadata?.close();

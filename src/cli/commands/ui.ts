@@ -10,6 +10,7 @@ import type { MetadataStore } from '../../metadata/metadata-store.js';
 import type { Store } from '../../store/store.js';
 import type { DashboardServices } from '../../ui/api.js';
 import type { CommandContext } from '../context.js';
+import { untilInterrupted } from '../until-interrupted.js';
 
 interface UiFlags {
   host: string;
@@ -62,10 +63,9 @@ export function registerUiCommand(program: Command, context: () => CommandContex
       const refreshSeconds = Number(flags.refresh);
       if (!Number.isFinite(refreshSeconds) || refreshSeconds < 0.5 || refreshSeconds > 60)
         throw new LedgeError('usage', `--refresh must be between 0.5 and 60 seconds, not '${flags.refresh}'`);
-      const [{ startUi, isLoopbackHost }, { normalizeServerUrl }, { onInterrupt }] = await Promise.all([
+      const [{ startUi, isLoopbackHost }, { normalizeServerUrl }] = await Promise.all([
         import('../../ui/ui-server.js'),
         import('../../ui/live-monitoring.js'),
-        import('../../core/interrupt.js'),
       ]);
       const servers = flags.server.map(normalizeServerUrl);
       const store = await ctx.openStore();
@@ -88,15 +88,11 @@ export function registerUiCommand(program: Command, context: () => CommandContex
         if (flags.json) ctx.json({ url: ui.url });
         else ctx.say(`Dashboard at ${ui.url} (Ctrl-C to stop)`);
         const opened = metadata;
-        await new Promise<void>((resolve) => {
-          // Stopping is how a dashboard ends: after a clean close, exit 0 (as `ledge serve` does).
-          onInterrupt(async () => {
-            await ui.close();
-            await opened.close();
-            store.close();
-            resolve();
-            return 0;
-          });
+        // Stopping is how it ends: after a clean close, exit 0 (as `ledge serve` does).
+        await untilInterrupted(async () => {
+          await ui.close();
+          await opened.close();
+          store.close();
         });
       } catch (error) {
         await metadata?.close();

@@ -87,21 +87,8 @@ function paxRecord(key: string, value: string): string {
   return record;
 }
 
-function ustarBlock(fields: {
-  name: string;
-  prefix: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  typeflag: string;
-  linkname: string;
-  uname: string;
-  gname: string;
-  devmajor: number;
-  devminor: number;
-}): Buffer {
+/** A ustar header block: the fields a reader gets back (`RawHeader`), plus the name's prefix. */
+function ustarBlock(fields: RawHeader & { prefix: string }): Buffer {
   const block = Buffer.alloc(BLOCK);
   writeString(block, 0, 100, fields.name);
   block.write(`${octal(fields.mode, 8)}\0`, 100, 'ascii');
