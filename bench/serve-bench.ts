@@ -78,6 +78,8 @@ interface Options {
   /** Passes over the validation reviews per in-process measurement (the fastest is kept). */
   passes: number;
   knobs: boolean;
+  /** Adjacent pairs of monitoring on and off at c=64, for the monitoring cost. */
+  monitoringPairs: number;
   keep: boolean;
   ledge: string;
   argv: string[];
@@ -92,6 +94,8 @@ const USAGE = `usage: node dist/bench/serve-bench.js [options]
   --duration S    seconds measured per point (default 10; 2.5 with --quick)
   --warmup S      seconds of load before each measured point (default 3; 1 with --quick)
   --no-knobs      skip the knob exploration (max delay, max batch, 8 reviews per request, ...)
+  --monitoring-pairs N
+                  adjacent monitoring on/off pairs at c=64 for the monitoring cost (default 4; 1 with --quick)
   --ledge PATH    bin/ledge.js of the build to measure (default: this checkout's)
   --keep          keep the temp directory (for debugging)`;
 
@@ -115,6 +119,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--no-knobs') opts.knobs = false;
     else if (arg === '--keep') opts.keep = true;
     else if (arg === '--runs') opts.runs = positive(value(i++, arg), arg, true);
+    else if (arg === '--monitoring-pairs') opts.monitoringPairs = positive(value(i++, arg), arg, true);
     else if (arg === '--duration') opts.duration = positive(value(i++, arg), arg, false);
     else if (arg === '--warmup') opts.warmup = positive(value(i++, arg), arg, false);
     else if (arg === '--imdb') opts.imdb = path.resolve(value(i++, arg));
@@ -134,6 +139,7 @@ function parseOptions(argv: string[]): Options {
     warmup: opts.warmup ?? (quick ? 1 : 3),
     passes: quick ? 1 : 5,
     knobs: opts.knobs ?? true,
+    monitoringPairs: opts.monitoringPairs ?? (quick ? 1 : 4),
     keep: opts.keep ?? false,
     ledge: opts.ledge ?? path.join(ROOT, 'bin', 'ledge.js'),
     argv,
@@ -161,7 +167,16 @@ function quantile(sorted: ArrayLike<number>, q: number): number {
 
 /** CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat. */
 function processCpuSeconds(pid: number, clockTicks: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`, clockTicks);
+}
+
+/** CPU seconds of a process's main thread (its thread id is the process id). */
+function mainThreadCpuSeconds(pid: number, clockTicks: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`, clockTicks);
+}
+
+function statCpuSeconds(file: string, clockTicks: number): number {
+  const stat = fs.readFileSync(file, 'utf8');
   // After the command name (in parentheses, which may hold spaces): state is field 3, utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
@@ -223,6 +238,8 @@ interface LoadResult {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   loadgenCpuSeconds: number;
   serverCpuSeconds: number;
+  /** …of which the server's main thread (HTTP, JSON, the model call, monitoring's hooks). */
+  serverMainCpuSeconds: number;
   machineBusySeconds: number;
   machineStealSeconds: number;
   /** Model calls and documents scored in the measured run (from the server's /metrics). */
@@ -303,6 +320,7 @@ async function loadgenMain(configFile: string): Promise<void> {
   const before = {
     batches: await readBatchCounters(config.metricsUrl),
     server: processCpuSeconds(config.serverPid, config.clockTicks),
+    serverMain: mainThreadCpuSeconds(config.serverPid, config.clockTicks),
     machine: machineCpuSeconds(config.clockTicks),
     self: process.cpuUsage(),
     time: performance.now(),
@@ -322,6 +340,7 @@ async function loadgenMain(configFile: string): Promise<void> {
   const seconds = (performance.now() - before.time) / 1000;
   const self = process.cpuUsage(before.self);
   const server = processCpuSeconds(config.serverPid, config.clockTicks);
+  const serverMain = mainThreadCpuSeconds(config.serverPid, config.clockTicks);
   const machine = machineCpuSeconds(config.clockTicks);
   const batches = await readBatchCounters(config.metricsUrl);
   const sorted = latencies.subarray(0, ok).sort();
@@ -343,6 +362,7 @@ async function loadgenMain(configFile: string): Promise<void> {
     },
     loadgenCpuSeconds: (self.user + self.system) / 1e6,
     serverCpuSeconds: server - before.server,
+    serverMainCpuSeconds: serverMain - before.serverMain,
     machineBusySeconds: machine.busy - before.machine.busy,
     machineStealSeconds: machine.steal - before.machine.steal,
     batches:
@@ -509,6 +529,8 @@ interface Measured {
   hwmKiB: number | undefined;
   /** Lines the server logged at warn or error (a healthy run has none). */
   serverWarnings: string[];
+  /** The server's preprocessing threads, from its server-started log line (0: inline). */
+  preprocessThreads: number | undefined;
   exitCode: number | string;
   /** Measurements made of this point (more than 1: other work on the machine disturbed the earlier ones). */
   attempts: number;
@@ -597,6 +619,7 @@ async function measurePoint(ctx: Context, point: Point): Promise<Measured> {
       rssPeakKiB: rssPeak || undefined,
       hwmKiB: statusKiB(server.pid, 'VmHWM'),
       serverWarnings: warnings,
+      preprocessThreads: preprocessThreadsOf(server.stderr.text()),
     };
   } catch (error) {
     await server.stop();
@@ -607,7 +630,8 @@ async function measurePoint(ctx: Context, point: Point): Promise<Measured> {
   const r = measured.result;
   log(
     `${point.key}: ${rate((r.ok * point.load.instances) / r.seconds)} reviews, p50 ${ms(r.latencyMs.p50)}, ` +
-      `p99 ${ms(r.latencyMs.p99)}, server ${cores(r.serverCpuSeconds / r.seconds)} cores, loadgen ` +
+      `p99 ${ms(r.latencyMs.p99)}, server ${cores(r.serverCpuSeconds / r.seconds)} cores ` +
+      `(main thread ${cores(r.serverMainCpuSeconds / r.seconds)}), loadgen ` +
       `${cores(r.loadgenCpuSeconds / r.seconds)}, machine ${cores(r.machineBusySeconds / r.seconds)}, ` +
       `RSS ${fmtMiB(measured.rssPeakKiB)}` +
       (r.batches ? `, mean batch ${(r.batches.docs / Math.max(r.batches.batches, 1)).toFixed(1)}` : '') +
@@ -617,6 +641,12 @@ async function measurePoint(ctx: Context, point: Point): Promise<Measured> {
       (exitCode !== 0 ? `, server exit ${exitCode}` : ''),
   );
   return { ...measured, exitCode, attempts: 1 };
+}
+
+/** The preprocessing threads the server reported when it started. */
+function preprocessThreadsOf(stderr: string): number | undefined {
+  const match = /"preprocessThreads":(\d+)/.exec(stderr);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Other work above this many cores during a measured run: the point is measured again. */
@@ -667,6 +697,17 @@ function gridPoints(): Point[] {
     }
   }
   return points;
+}
+
+/** The monitoring cost's points: the defaults at c=64, with monitoring on and off. */
+function monitoringPairPoints(): { on: Point; off: Point } {
+  const point = (monitoring: boolean): Point => ({
+    key: `pair/monitoring-${monitoring ? 'on' : 'off'}/c64`,
+    label: '',
+    server: { ...DEFAULT_SERVER, monitoring },
+    load: { connections: 64, pipelining: 1, instances: 1 },
+  });
+  return { on: point(true), off: point(false) };
 }
 
 const gridKey = (batching: boolean, monitoring: boolean, c: number) =>
@@ -1110,7 +1151,45 @@ interface Results {
   limit: LimitFigure;
   /** Every run of every grid point. */
   grid: Measured[];
+  /** Adjacent measurements of the defaults at c=64 with monitoring on and off. */
+  pairs: MonitoringPair[];
   knobs: Measured[];
+}
+
+interface MonitoringPair {
+  on: Measured;
+  off: Measured;
+}
+
+const reviewsPerSecond = (m: Measured) => (m.result.ok * m.point.load.instances) / m.result.seconds;
+const cpuPerReview = (m: Measured, cpu: (r: LoadResult) => number) =>
+  cpu(m.result) / (m.result.ok * m.point.load.instances);
+
+/** What monitoring costs, pair by pair: throughput lost, and server CPU added per review. */
+interface MonitoringCost {
+  /** Median over the pairs of 1 − on/off throughput. */
+  throughput: number;
+  min: number;
+  max: number;
+  /** Median added server CPU per review (all threads, and the main thread), seconds. */
+  cpuPerReview: number;
+  mainCpuPerReview: number;
+  pairs: number;
+}
+
+function monitoringCostOf(pairs: MonitoringPair[]): MonitoringCost | undefined {
+  if (pairs.length === 0) return undefined;
+  const costs = pairs.map((p) => 1 - reviewsPerSecond(p.on) / reviewsPerSecond(p.off));
+  const added = (cpu: (r: LoadResult) => number) =>
+    median(pairs.map((p) => cpuPerReview(p.on, cpu) - cpuPerReview(p.off, cpu)));
+  return {
+    throughput: median(costs),
+    min: Math.min(...costs),
+    max: Math.max(...costs),
+    cpuPerReview: added((r) => r.serverCpuSeconds),
+    mainCpuPerReview: added((r) => r.serverMainCpuSeconds),
+    pairs: pairs.length,
+  };
 }
 
 /** A point's figures, the median over its runs. */
@@ -1126,6 +1205,8 @@ interface Row {
   p99: number;
   max: number;
   serverCores: number;
+  /** …of which the server's main thread. */
+  serverMainCores: number;
   loadgenCores: number;
   otherCores: number;
   serverCpuPerReview: number;
@@ -1134,6 +1215,8 @@ interface Row {
   rssStartKiB: number | undefined;
   rssPeakKiB: number | undefined;
   hwmKiB: number | undefined;
+  /** The server's preprocessing threads (0: inline), as it reported them. */
+  preprocessThreads: number | undefined;
   failures: number;
   warnings: number;
   badExits: number;
@@ -1162,6 +1245,7 @@ function summarizePoint(runs: Measured[]): Row {
     p99: med((m) => m.result.latencyMs.p99),
     max: Math.max(...each((m) => m.result.latencyMs.max)),
     serverCores: med((m) => m.result.serverCpuSeconds / m.result.seconds),
+    serverMainCores: med((m) => m.result.serverMainCpuSeconds / m.result.seconds),
     loadgenCores: med((m) => m.result.loadgenCpuSeconds / m.result.seconds),
     // Tick-based accounting can put a little more on the processes than on the machine: never below 0.
     otherCores: Math.max(0, med(otherCoresOf)),
@@ -1177,6 +1261,7 @@ function summarizePoint(runs: Measured[]): Row {
     rssStartKiB: median(each((m) => m.rssStartKiB ?? Number.NaN)),
     rssPeakKiB: rss.length ? Math.max(...rss) : undefined,
     hwmKiB: hwm.length ? Math.max(...hwm) : undefined,
+    preprocessThreads: runs.find((m) => m.preprocessThreads !== undefined)?.preprocessThreads,
     failures: runs.reduce((s, m) => s + m.result.non2xx + m.result.errors + m.result.timeouts, 0),
     warnings: runs.reduce((s, m) => s + m.serverWarnings.length, 0),
     badExits: runs.filter((m) => m.exitCode !== 0).length,
@@ -1250,16 +1335,17 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
     '',
     `**Conditions:** a ${machine.nproc}-core machine shared with other work (1-minute load average ` +
       `${machine.loadStart.toFixed(2)} at the start, ${machine.loadEnd?.toFixed(2) ?? 'n/a'} at the end), so expect ` +
-      'noise. The server and the load generator share these cores: with one core each there is none left over, and ' +
-      'both are single-threaded Node processes (ONNX Runtime with one intra-op thread, run on the main thread by the ' +
-      'Node binding). ' +
+      'noise. The server and the load generator share these cores. The load generator is one Node thread. The ' +
+      'server runs HTTP, JSON, monitoring and ONNX Runtime (one intra-op thread, called on the main thread by the ' +
+      'Node binding) on its main thread, and tokenizing and hashing on its preprocessing threads ' +
+      `(${threadsPhrase(g(true, true, 64).preprocessThreads)} at the defaults: one per spare core, at most 4). ` +
       (opts.runs > 1
         ? `The main grid ran ${opts.runs} times, interleaved (every configuration once, then again), and its table ` +
           'shows medians (throughput with min–max).'
         : 'The main grid ran once.') +
       ` A point during whose measured seconds the rest of the machine took more than ${MAX_OTHER_CORES} cores is ` +
       `measured again after a pause, up to ${MAX_ATTEMPTS} times, and the least disturbed measurement is kept ` +
-      `(this run: ${retriedCount(r)} of ${r.grid.length + r.knobs.length} measurements were repeated). Stolen CPU ` +
+      `(this run: ${retriedCount(r)} of ${allMeasured(r).length} measurements were repeated). Stolen CPU ` +
       `(the hypervisor's) during the measured seconds: ${pct(stealShare(r))} of the machine.`,
     '',
   );
@@ -1270,7 +1356,9 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
   const def16 = g(true, true, 16);
   const noMon64 = g(true, false, 64);
   const ratio = def64.reqPerS / off64.reqPerS;
-  const monCost = 1 - def64.reqPerS / noMon64.reqPerS;
+  const gridMonCost = 1 - def64.reqPerS / noMon64.reqPerS;
+  const pairCost = monitoringCostOf(r.pairs);
+  const monCost = pairCost?.throughput ?? gridMonCost;
   const allRows = [...grid.values(), ...knobs.values()];
   const rssMax = Math.max(...allRows.map((row) => row.rssPeakKiB ?? 0));
   const bestKnob = [...allRows].sort((a, b) => b.reviewsPerS - a.reviewsPerS)[0]!;
@@ -1304,8 +1392,13 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
         ],
         [
           `monitoring on costs ≤ ${TARGET_MONITORING_COST * 100}% throughput (c=64)`,
-          `${monCost >= 0 ? `${pct(monCost)} lost` : `${pct(-monCost)} gained (noise)`} (${rate(def64.reqPerS)} on vs ` +
-            `${rate(noMon64.reqPerS)} off; batching off: ${signedCost(1 - off64.reqPerS / g(false, false, 64).reqPerS)})`,
+          (pairCost
+            ? `${signedCost(pairCost.throughput)} (median of ${plural(pairCost.pairs, 'adjacent on/off pair')}, ` +
+              `${signedCost(pairCost.min)} to ${signedCost(pairCost.max)}; +${us(pairCost.cpuPerReview)} server CPU ` +
+              `per review); grid medians: ${signedCost(gridMonCost)} (${rate(def64.reqPerS)} on vs ` +
+              `${rate(noMon64.reqPerS)} off)`
+            : `${signedCost(gridMonCost)} (${rate(def64.reqPerS)} on vs ${rate(noMon64.reqPerS)} off)`) +
+            `; batching off: ${signedCost(1 - off64.reqPerS / g(false, false, 64).reqPerS)}`,
           yesNo(monCost <= TARGET_MONITORING_COST),
         ],
         [
@@ -1405,6 +1498,7 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
           ms(row.p99),
           row.meanBatch === undefined ? 'n/a' : row.meanBatch.toFixed(1),
           cores(row.serverCores),
+          cores(row.serverMainCores),
           cores(row.loadgenCores),
           cores(row.otherCores),
           us(row.serverCpuPerReview),
@@ -1425,13 +1519,14 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
         'p99',
         'mean batch',
         'server CPU',
+        'main thread',
         'loadgen CPU',
         'other CPU',
         'server µs/review',
         'peak RSS',
       ],
       gridRows,
-      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
   );
@@ -1447,6 +1542,40 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
       `${fmtMiB(hwm)}.`,
     '',
   );
+  if (pairCost) {
+    push(
+      `**Monitoring on and off, side by side.** The grid's medians compare measurements minutes apart; on this ` +
+        `shared machine throughput at c=64 moves by ±10% between such runs, more than monitoring costs. So the ` +
+        `cost is also measured in ${plural(pairCost.pairs, 'adjacent pair')} (the defaults at c=64, a fresh server each, ` +
+        'monitoring on then off, then off then on, and so on), each compared only with its partner; the verdict ' +
+        'takes the median pair.',
+      '',
+      table(
+        [
+          'pair',
+          'on reviews/s',
+          'off reviews/s',
+          'cost',
+          'on µs/review',
+          'off µs/review',
+          'on main thread',
+          'off main thread',
+        ],
+        r.pairs.map((p, i) => [
+          String(i + 1),
+          rate(reviewsPerSecond(p.on)),
+          rate(reviewsPerSecond(p.off)),
+          signedCost(1 - reviewsPerSecond(p.on) / reviewsPerSecond(p.off)),
+          us(cpuPerReview(p.on, (x) => x.serverCpuSeconds)),
+          us(cpuPerReview(p.off, (x) => x.serverCpuSeconds)),
+          cores(p.on.result.serverMainCpuSeconds / p.on.result.seconds),
+          cores(p.off.result.serverMainCpuSeconds / p.off.result.seconds),
+        ]),
+        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+    );
+  }
 
   // 3. Knobs
   if (r.knobs.length > 0) {
@@ -1493,15 +1622,32 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
   return lines.join('\n');
 }
 
-const retriedCount = (r: Results) => [...r.grid, ...r.knobs].filter((m) => m.attempts > 1).length;
+const allMeasured = (r: Results) => [...r.grid, ...r.pairs.flatMap((p) => [p.on, p.off]), ...r.knobs];
+const retriedCount = (r: Results) => allMeasured(r).filter((m) => m.attempts > 1).length;
 
 /** Stolen CPU time over the measured seconds of every point, as a share of all cores. */
 function stealShare(r: Results): number {
-  const all = [...r.grid, ...r.knobs];
+  const all = allMeasured(r);
   const steal = all.reduce((sum, m) => sum + m.result.machineStealSeconds, 0);
   const seconds = all.reduce((sum, m) => sum + m.result.seconds, 0);
   return steal / Math.max(seconds * NPROC, 1e-9);
 }
+
+const threadsPhrase = (n: number | undefined) =>
+  n === undefined
+    ? 'preprocessing threads'
+    : n === 0
+      ? 'no preprocessing thread'
+      : n === 1
+        ? 'one preprocessing thread'
+        : `${n} preprocessing threads`;
+
+const costPhrase = (cost: number) =>
+  cost >= 0
+    ? `cost ${pct(cost)} of the throughput`
+    : `cost nothing measurable (${pct(-cost)} more throughput: noise)`;
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 const signedCost = (cost: number) => (cost >= 0 ? `${pct(cost)} lost` : `${pct(-cost)} gained`);
 
@@ -1555,21 +1701,24 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
   const mw = f.monitoring;
   const prep = mw ? mw.prepareWithStatistics : f.features / f.reviews;
   const parts: string[] = [];
+  const busy = on.serverCores + on.loadgenCores + on.otherCores;
   parts.push(
-    `**The bottleneck.** At c=64 with the defaults the server process used ${cores(on.serverCores)} cores and the ` +
-      `load generator ${cores(on.loadgenCores)} (the rest of the machine ${cores(on.otherCores)}), on ${NPROC} cores. ` +
-      (on.serverCores >= 0.9
-        ? "The server's main thread is saturated — a Node server runs HTTP parsing, JSON, preprocessing, " +
-          'monitoring and the ONNX Runtime call on one thread (what shows above 1.0 core is the garbage collector ' +
-          'and libuv threads beside it) — so the server, not the load generator, is the limit; the load generator ' +
-          'needs a fraction of a core for the same requests'
-        : 'Neither process is saturated at one core, so the two compete for the machine (with other tenants) more ' +
-          'than either runs out of its own thread') +
+    `**The bottleneck.** At c=64 with the defaults the server process used ${cores(on.serverCores)} cores — its ` +
+      `main thread ${cores(on.serverMainCores)}, the rest its ${threadsPhrase(on.preprocessThreads)}, the garbage ` +
+      `collector and libuv — and the load generator ${cores(on.loadgenCores)} (the rest of the machine ` +
+      `${cores(on.otherCores)}): ${cores(busy)} of ${NPROC} cores. ` +
+      (on.serverMainCores >= 0.9
+        ? "The server's main thread is saturated (HTTP, JSON, the model call and monitoring's hooks), so it is the " +
+          'limit'
+        : `The server's main thread is busy ${pct(on.serverMainCores)} of the time and the machine is close to ` +
+          'full, so no single thread is the limit: a request waits its turn on the way through HTTP, a ' +
+          'preprocessing thread and the model while the threads of both processes share the cores. Work added ' +
+          "anywhere on that path costs throughput, and throughput moves with how the operating system's scheduler " +
+          'places the threads') +
       (on.loadgenCores >= 0.9
         ? '; the load generator is near a full core too, so it may hold the figures down'
         : '') +
-      '. A second server process (a cluster of two) could not help on this machine: the second core is the load ' +
-      "generator's.",
+      '. A second server process (a cluster of two) could not help on this machine: its cores are taken.',
   );
   if (on.meanBatch !== undefined) {
     const b = on.meanBatch;
@@ -1607,19 +1756,28 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
         `${fmtCount(f.meanIds)} weights per review, cheaper than the HTTP request around it.`,
     );
   }
-  const cost = on.serverCpuPerReview - bare.serverCpuPerReview;
+  const pairCost = monitoringCostOf(r.pairs);
+  const cost = pairCost ? pairCost.cpuPerReview : on.serverCpuPerReview - bare.serverCpuPerReview;
+  const seen = mw ? mw.prepareWithStatistics - mw.prepare + mw.hooks : 0;
   parts.push(
-    `**What monitoring costs.** At c=64 (batching on) the server spends ${us(on.serverCpuPerReview)} per review with ` +
-      `monitoring and ${us(bare.serverCpuPerReview)} without: +${us(cost)} ` +
-      `(${pct(cost / on.serverCpuPerReview)} of its CPU), and the saturated server answers ` +
-      `${signedPct(on.reqPerS / bare.reqPerS - 1)} requests/s. ` +
+    '**What monitoring costs.** ' +
+      (pairCost
+        ? `In adjacent pairs at c=64 (batching on), monitoring ${costPhrase(pairCost.throughput)} (median of ` +
+          `${plural(pairCost.pairs, 'pair')}; ${signedCost(pairCost.min)} to ${signedCost(pairCost.max)}) and added ${us(pairCost.cpuPerReview)} of server CPU per review ` +
+          `(${us(pairCost.mainCpuPerReview)} on the main thread). The grid's medians, minutes apart, say ` +
+          `${signedPct(on.reqPerS / bare.reqPerS - 1)} requests/s and ${us(on.serverCpuPerReview)} against ` +
+          `${us(bare.serverCpuPerReview)} per review. `
+        : `At c=64 (batching on) the server spends ${us(on.serverCpuPerReview)} per review with monitoring and ` +
+          `${us(bare.serverCpuPerReview)} without, and answers ${signedPct(on.reqPerS / bare.reqPerS - 1)} ` +
+          'requests/s. ') +
       (mw
         ? `In process, the input statistics (token count and out-of-vocabulary rate) account ` +
-          `for ${us(mw.prepareWithStatistics - mw.prepare)} and the ` +
-          `monitor's hooks for ${us(mw.hooks)}; the remaining ` +
-          `${us(Math.max(0, cost - (mw.prepareWithStatistics - mw.prepare) - mw.hooks))} are not seen in isolation ` +
-          '(building the prediction events, the Prometheus process metrics, and a larger, longer-lived heap for the ' +
-          'garbage collector: the remembered predictions and the drift windows).'
+          `for ${us(mw.prepareWithStatistics - mw.prepare)} and the monitor's hooks for ${us(mw.hooks)}` +
+          (cost - seen > 1e-6
+            ? `; the remaining ${us(cost - seen)} are not seen in isolation (building the prediction events, the ` +
+              'Prometheus process metrics, and a larger heap for the garbage collector: the remembered predictions ' +
+              'and the drift windows).'
+            : '.')
         : ''),
   );
   const on16 = g(true, true, 16);
@@ -1723,12 +1881,28 @@ async function main(): Promise<number> {
         gridMeasured.push(await measureQuietly(ctx, point));
       }
     }
+    // The monitoring cost from adjacent pairs, in ABBA order (on-off, off-on, …) so that a machine
+    // drifting over minutes does not favour either side.
+    const pairs: MonitoringPair[] = [];
+    const pairPoints = monitoringPairPoints();
+    for (let i = 0; i < opts.monitoringPairs; i++) {
+      const order = i % 2 === 0 ? ([true, false] as const) : ([false, true] as const);
+      const measured: Partial<MonitoringPair> = {};
+      for (const monitoring of order) {
+        log(`monitoring pair ${i + 1}/${opts.monitoringPairs}, monitoring ${monitoring ? 'on' : 'off'}`);
+        measured[monitoring ? 'on' : 'off'] = await measureQuietly(
+          ctx,
+          monitoring ? pairPoints.on : pairPoints.off,
+        );
+      }
+      pairs.push(measured as MonitoringPair);
+    }
     const knobMeasured: Measured[] = [];
     if (opts.knobs) {
       for (const point of knobPoints()) knobMeasured.push(await measureQuietly(ctx, point));
     }
     machine.loadEnd = os.loadavg()[0]!;
-    const results: Results = { setup, limit, grid: gridMeasured, knobs: knobMeasured };
+    const results: Results = { setup, limit, grid: gridMeasured, pairs, knobs: knobMeasured };
     const markdown = report(results, machine, opts, started, (performance.now() - t0) / 60_000);
     process.stdout.write(`${SECTION}\n\n${markdown.trim()}\n`);
     if (opts.write) {
