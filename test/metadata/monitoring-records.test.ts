@@ -9,6 +9,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { sql } from 'kysely';
 import { MetadataStore } from '../../src/metadata/metadata-store.js';
 import { MonitoringRecords } from '../../src/metadata/monitoring-records.js';
+import { startMonitoringRetention } from '../../src/metadata/monitoring-retention.js';
 import { createMonitor } from '../../src/runtime/monitoring/create-monitor.js';
 import { SILENT_LOGGER } from '../../src/runtime/monitoring/json-logger.js';
 import type { MonitoringSink, WindowSummary } from '../../src/runtime/monitoring/monitoring-sink.js';
@@ -120,6 +121,54 @@ for (const backend of backends) {
 
       assert.deepEqual(await records.prune('2025-06-01T12:00:15.000Z'), { windows: 2, events: 2 });
       assert.equal((await records.windows()).length, 1);
+    });
+
+    it('keeps the last N days of history: pruned at start and on its interval, never by 0 days', async (t) => {
+      const store = await open(t, await backend.target(t));
+      const records = new MonitoringRecords(store.db);
+      for (const startedAt of [
+        '2025-05-01T00:00:00.000Z',
+        '2025-05-20T00:00:00.000Z',
+        '2025-06-01T00:00:00.000Z',
+      ])
+        await records.recordWindow(window(startedAt));
+      await records.recordEvent({
+        at: '2025-05-01T00:00:01.000Z',
+        server: 'edge-1',
+        kind: 'server-started',
+        model: null,
+        version: null,
+        message: 'serving',
+        properties: {},
+      });
+      let now = Date.parse('2025-06-02T00:00:00.000Z');
+      const pruned: { windows: number; events: number }[] = [];
+      const none = startMonitoringRetention(records, { keepDays: 0, now: () => now });
+      await none.settled;
+      assert.equal((await records.windows()).length, 3);
+      const retention = startMonitoringRetention(records, {
+        keepDays: 30,
+        intervalMs: 50,
+        now: () => now,
+        onPruned: (deleted) => pruned.push(deleted),
+        onError: (error) => assert.fail(String(error)),
+      });
+      t.after(() => retention.stop());
+      await retention.settled;
+      assert.deepEqual(pruned[0], { windows: 1, events: 1 });
+      assert.deepEqual(
+        (await records.windows()).map((w) => w.startedAt),
+        ['2025-05-20T00:00:00.000Z', '2025-06-01T00:00:00.000Z'],
+      );
+      now = Date.parse('2025-06-25T00:00:00.000Z'); // the May 20 window is now older than 30 days
+      while ((await records.windows()).length > 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      retention.stop();
+      await retention.settled;
+      assert.deepEqual(
+        (await records.windows()).map((w) => w.startedAt),
+        ['2025-06-01T00:00:00.000Z'],
+      );
+      assert.throws(() => startMonitoringRetention(records, { keepDays: -1 }), /≥ 0/);
     });
 
     it('indexes windows by model, version and start, and events by time', async (t) => {

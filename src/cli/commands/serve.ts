@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { isErrno, LedgeError } from '../../core/errors.js';
 import { onInterrupt } from '../../core/interrupt.js';
+import { type MonitoringRetention, startMonitoringRetention } from '../../metadata/monitoring-retention.js';
 import type { Monitor } from '../../runtime/monitoring/monitor.js';
 import type { MonitoringSink } from '../../runtime/monitoring/monitoring-sink.js';
 import type { BatchingOptions } from '../../runtime/server/batcher.js';
@@ -108,6 +109,7 @@ interface MonitoringFlags {
   hashText?: boolean;
   driftWebhook?: string;
   record?: boolean;
+  keepMonitoring: string;
 }
 
 /**
@@ -128,6 +130,13 @@ async function openMonitoring(
       `--log-sample-rate must be a number from 0 to 1, not '${flags.logSampleRate}'`,
     );
   }
+  const keepDays = Number(flags.keepMonitoring);
+  if (!(Number.isFinite(keepDays) && keepDays >= 0)) {
+    throw new LedgeError(
+      'usage',
+      `--keep-monitoring must be a number of days ≥ 0 (0: forever), not '${flags.keepMonitoring}'`,
+    );
+  }
   if (flags.driftWebhook !== undefined && !/^https?:\/\//.test(flags.driftWebhook)) {
     throw new LedgeError('usage', `--drift-webhook must be an http(s) URL, not '${flags.driftWebhook}'`);
   }
@@ -142,10 +151,20 @@ async function openMonitoring(
   const logDir = flags.predictionLog ?? (store ? path.join(store.ws.ledgeDir, 'serving', name) : undefined);
   let metadata: Awaited<ReturnType<CommandContext['openMetadata']>> | undefined;
   let sink: MonitoringSink | undefined;
+  let retention: MonitoringRetention | undefined;
   if (store && flags.record !== false) {
     metadata = await ctx.openMetadata(store);
     const { MonitoringRecords } = await import('../../metadata/monitoring-records.js');
-    sink = new MonitoringRecords(metadata.db);
+    const records = new MonitoringRecords(metadata.db);
+    sink = records;
+    retention = startMonitoringRetention(records, {
+      keepDays,
+      onPruned: ({ windows, events }, before) => {
+        if (windows + events > 0)
+          ctx.note(`monitoring history before ${before}: ${windows} windows, ${events} events deleted`);
+      },
+      onError: (error) => ctx.note(`monitoring history not pruned: ${(error as Error).message}`),
+    });
   }
   const monitor = createMonitor({
     sink,
@@ -160,6 +179,8 @@ async function openMonitoring(
   return {
     monitor,
     close: async () => {
+      retention?.stop();
+      await retention?.settled;
       await metadata?.close();
       store?.close();
     },
@@ -207,6 +228,11 @@ export function registerServeCommand(program: Command, context: () => CommandCon
     .option('--hash-text', 'log a sha256 of each input text instead of the text (privacy)')
     .option('--drift-webhook <url>', 'POST drift alerts (firing and resolved) to this URL')
     .option('--no-record', 'do not record monitoring windows and serving events in the metadata store')
+    .option(
+      '--keep-monitoring <days>',
+      'days of recorded monitoring windows and serving events to keep (0: forever)',
+      '30',
+    )
     .option(
       '--model-control',
       'allow loading and unloading models over HTTP (default: on loopback hosts only)',
