@@ -9,11 +9,12 @@
  *     public_read: false
  *     on_shutdown: cancel          # or finish: let the running run end first
  *     run_args: [-j, "2"]
+ *     git_remote: origin           # where pushed commits are fetched from
  *     triggers:
  *       watch: { debounce: 1 }     # ledge.yaml, params files, pointer files, stage dependencies
- *       git: { branch: main, interval: 5 }
+ *       git: { branch: main, interval: 5, fetch: true }
  *       schedule:
- *         - { name: nightly, cron: "0 3 * * *", stages: [train] }
+ *         - { name: nightly, cron: "0 3 * * *", stages: [train], catch_up: true }
  *       github: { secret_env: LEDGE_GITHUB_SECRET, branch: main }
  *       gitlab: { token_env: LEDGE_GITLAB_TOKEN, branch: main }
  */
@@ -65,6 +66,11 @@ const serverFileSchema = z
     cancel_grace: seconds(3600).default(10),
     /** Extra `ledge run` flags for every run. */
     run_args: z.array(z.string()).default([]),
+    /** The git remote that pushed commits are fetched from (webhook and git-trigger runs). */
+    git_remote: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'a git remote name')
+      .default('origin'),
     triggers: z
       .object({
         watch: z
@@ -84,6 +90,8 @@ const serverFileSchema = z
           .object({
             branch: z.string().min(1),
             interval: seconds(86_400).default(5),
+            /** Watch `git_remote`'s branch (fetched every interval) instead of the local branch. */
+            fetch: z.boolean().default(false),
             stages: stageList,
           })
           .strict()
@@ -97,6 +105,10 @@ const serverFileSchema = z
                 /** An IANA time zone for the expression (default: UTC). */
                 timezone: z.string().min(1).default('UTC'),
                 stages: stageList,
+                /** Times missed while the server was down become one run at its start. */
+                catch_up: z.boolean().default(true),
+                /** …only when the newest missed time is at most this many seconds old. */
+                catch_up_within: seconds(366 * 86_400).optional(),
               })
               .strict(),
           )

@@ -261,6 +261,11 @@ export interface QueueRun {
 }
 
 /** `POST /api/runs`: the run queued, or the waiting run the request joined. */
+/** `GET /api/stages` of the control server: the stages of ledge.yaml (null: it cannot be read). */
+export interface PipelineStages {
+  stages: string[] | null;
+}
+
 export interface EnqueueAnswer {
   run: QueueRun;
   merged: boolean;

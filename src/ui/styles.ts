@@ -72,6 +72,9 @@ button { padding: 4px 12px; border-radius: 6px; border: 1px solid var(--line); b
 button:disabled { opacity: 0.55; cursor: default; }
 button[type=submit], button.primary, #compare:not(:disabled) { background: var(--accent); color: var(--panel); border-color: var(--accent); }
 .toolbar { margin: 4px 0 6px; }
+fieldset.run-picker { display: flex; flex-wrap: wrap; gap: 4px 14px; align-items: center; border: 1px solid var(--line); border-radius: 6px; margin: 4px 0 8px; padding: 4px 10px 6px; }
+fieldset.run-picker legend { font-size: 0.85rem; color: var(--muted); }
+fieldset.run-picker label.force { margin-left: auto; }
 article.server { border: 1px solid var(--line); background: var(--panel); padding: 4px 16px 12px; margin: 12px 0; border-radius: 8px; }
 article.server-down { border-color: var(--bad); }
 .updated { color: var(--muted); font-size: 0.85rem; margin: 0; }

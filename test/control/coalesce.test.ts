@@ -13,8 +13,8 @@ describe('coalescing', () => {
 
   it('creates a run when none waits, else merges into the waiting one', () => {
     const request = { causes: [{ kind: 'manual', at }], stages: ['train'] };
-    assert.equal(planEnqueue(undefined, request).action, 'create');
-    const plan = planEnqueue({ id: 4, causes: [{ kind: 'schedule', at }], stages: ['prepare'] }, request);
+    assert.equal(planEnqueue([], request).action, 'create');
+    const plan = planEnqueue([{ id: 4, causes: [{ kind: 'schedule', at }], stages: ['prepare'] }], request);
     assert.deepEqual(plan, {
       action: 'merge',
       into: 4,
@@ -26,6 +26,23 @@ describe('coalescing', () => {
         stages: ['prepare', 'train'],
       },
     });
+  });
+
+  it('merges a forced request only into a forced run, and an unforced one only into an unforced run', () => {
+    const forced = { causes: [{ kind: 'manual', at, force: true }], stages: ['train'] };
+    const plain = { id: 4, causes: [{ kind: 'file', at }], stages: [] };
+    assert.equal(planEnqueue([plain], forced).action, 'create');
+    const both = [plain, { id: 5, ...forced }];
+    assert.deepEqual(planEnqueue(both, { ...forced, stages: ['prepare'] }), {
+      action: 'merge',
+      into: 5,
+      request: { causes: [...forced.causes, ...forced.causes], stages: ['train', 'prepare'] },
+    });
+    assert.equal(
+      (planEnqueue(both, { causes: [{ kind: 'schedule', at }], stages: [] }) as { into: number }).into,
+      4,
+    );
+    assert.equal(causeText(5, forced.causes), 'control run 5: manual, forced');
   });
 
   it('keeps a cause on one line', () => {

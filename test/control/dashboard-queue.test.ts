@@ -2,7 +2,7 @@
  * The dashboard's run queue in headless Chromium (Debian `chromium`, playwright-core), served
  * by the real `ledge server`: a person signs in with a token that may write, presses **Run
  * pipeline**, sees the run running, queues and cancels a second one, then sees the first one
- * finished and its pipeline run listed. A read-only session sees the queue but no button, and
+ * finished and its pipeline run listed; picks one stage and Force and sees a run of just it. A read-only session sees the queue but no button, and
  * the server refuses its writes (403), as it refuses a signed-in browser's writes that lack the
  * session's CSRF token or come from another origin.
  */
@@ -109,6 +109,41 @@ describe('the dashboard of ledge server: the Run pipeline button and the queue',
     const listed = await rows(page, 'table.runs');
     assert.equal(listed.length, 1, listed.join('\n'));
     assert.match(listed[0]!, /\| Run \| ledge\.yaml \| succeeded \|/);
+    assert.deepEqual(problems, []);
+  });
+
+  it('a write session picks a stage of ledge.yaml and Force: the run is queued for just that stage', async (t) => {
+    const root = controlWorkspace(t);
+    const writer = await createToken(root, 'ci');
+    // Up to date first: only Force makes the picked stage run again.
+    const ran = await runLedge(['run'], { cwd: root });
+    assert.equal(ran.code, 0, ran.stderr);
+    const server = await startServer(t, root);
+    const { context, page, problems } = await signIn(server.url, writer);
+    t.after(() => context.close());
+
+    const picker = page.getByRole('group', { name: 'Stages' });
+    await picker.waitFor();
+    assert.deepEqual(
+      await picker
+        .locator('input[name=stage]')
+        .evaluateAll((boxes) => boxes.map((b) => (b as unknown as { value: string }).value)),
+      ['prepare', 'train'],
+    );
+    await picker.getByLabel('prepare', { exact: true }).check();
+    await picker.getByLabel(/Force/).check();
+    await page.getByRole('button', { name: 'Run pipeline' }).click();
+    await page.locator('#queue-message', { hasText: /^Run 1 queued for prepare, forced\.$/ }).waitFor();
+    await page.locator('table.queue-ended tbody tr', { hasText: 'succeeded' }).waitFor();
+    const [ended] = await rows(page, 'table.queue-ended');
+    assert.match(ended!, /^1 \| succeeded \| manual \(ci\): from the dashboard, forced \| run \d+ \| /);
+    const { body: run } = await api(`${server.url}/api/queue/1`, 'GET', writer);
+    assert.deepEqual(run.stages, ['prepare']);
+    assert.deepEqual(
+      [countOf(root, 'prepare'), countOf(root, 'train')],
+      [2, 1],
+      'prepare ran again, train did not',
+    );
     assert.deepEqual(problems, []);
   });
 

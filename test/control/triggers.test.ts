@@ -16,10 +16,13 @@ import { FileWatchTrigger } from '../../src/control/triggers/file-watch-trigger.
 import { GitBranchTrigger } from '../../src/control/triggers/git-branch-trigger.js';
 import { ScheduleTrigger } from '../../src/control/triggers/schedule-trigger.js';
 import { isWatchedChange, watchSetOf } from '../../src/control/triggers/watch-set.js';
+import { MetadataStore } from '../../src/metadata/metadata-store.js';
 import { TriggerRecords } from '../../src/metadata/trigger-records.js';
 import { parsePipeline } from '../../src/pipeline/pipeline-file.js';
 import { runLedge } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { controlWorkspace, openRecords, PIPELINE, sleep, until } from './helpers/control-workspace.js';
+import { gitIn, pushCommit, workspaceWithOrigin } from './helpers/git-remote.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { api, startServer } from './helpers/server-process.js';
 
@@ -66,6 +69,55 @@ describe('schedule trigger', () => {
     assert.equal(clock.pending, 0);
     clock.advanceTo('2026-11-29T00:00:00.000Z');
     assert.equal(paris.length, 1);
+  });
+});
+
+describe('schedule catch-up', () => {
+  it('makes up for times missed while stopped in one run; the last fire time is kept in the metadata store', async (t) => {
+    const metadata = await MetadataStore.open(path.join(tempDir(t), 'metadata.db'));
+    t.after(() => metadata.close());
+    const memory = { state: new TriggerRecords(metadata), keyPrefix: 'schedule:test:' };
+    const entries = [
+      { name: 'hourly', cron: '0 * * * *', stages: ['train'] },
+      { name: 'off', cron: '0 * * * *', stages: [], catchUp: false },
+      { name: 'recent', cron: '0 * * * *', stages: [], catchUpWithinMs: 30 * 60_000 },
+    ];
+    const { requests, enqueue } = collector();
+    const names = () => requests.map((r) => `${r.causes[0]!.name} ${r.causes[0]!.scheduledFor}`);
+    const startAt = async (time: string) => {
+      const clock = new ManualClock(time);
+      const trigger = new ScheduleTrigger(entries, enqueue, clock, silentLogger, memory);
+      await trigger.start();
+      return { clock, trigger };
+    };
+
+    // The first start is the baseline: nothing before it was missed.
+    const first = await startAt('2026-11-27T10:30:00.000Z');
+    assert.equal(requests.length, 0);
+    first.clock.advanceTo('2026-11-27T11:00:00.000Z');
+    await until(() => requests.length === 3 || undefined, 'the 11:00 runs');
+    await sleep(50); // each fire time is remembered once its run is queued
+    await first.trigger.stop();
+
+    // Down from 11:05 to 15:45: 12:00, 13:00, 14:00 and 15:00 were missed.
+    requests.length = 0;
+    const second = await startAt('2026-11-27T15:45:00.000Z');
+    assert.deepEqual(names(), ['hourly 2026-11-27T15:00:00.000Z'], 'one run, not four; 15:00 is 45 min late');
+    assert.equal(requests[0]!.causes[0]!.catchUp, true);
+    assert.equal(requests[0]!.causes[0]!.missed, 4);
+    assert.deepEqual(requests[0]!.stages, ['train']);
+    second.clock.advanceTo('2026-11-27T16:00:00.000Z');
+    await until(() => requests.length === 4 || undefined, 'the 16:00 runs');
+    await sleep(50);
+    await second.trigger.stop();
+
+    // Restarted before the next time: nothing to make up. Down 16:10 to 17:20: `recent` is in its window.
+    requests.length = 0;
+    await (await startAt('2026-11-27T16:10:00.000Z')).trigger.stop();
+    assert.equal(requests.length, 0);
+    const third = await startAt('2026-11-27T17:20:00.000Z');
+    t.after(() => third.trigger.stop());
+    assert.deepEqual(names().sort(), ['hourly 2026-11-27T17:00:00.000Z', 'recent 2026-11-27T17:00:00.000Z']);
   });
 });
 
@@ -169,6 +221,38 @@ describe('git branch trigger', () => {
   });
 });
 
+describe('git branch trigger on a remote', () => {
+  it('fetches the remote branch and asks for a run for each pushed commit, leaving the workspace alone', async (t) => {
+    const { root, dev } = workspaceWithOrigin(t);
+    const { metadata } = await openRecords(t, root);
+    const { requests, enqueue } = collector();
+    const trigger = new GitBranchTrigger({
+      root,
+      branch: 'main',
+      remote: 'origin',
+      intervalMs: 50,
+      stages: [],
+      state: new TriggerRecords(metadata),
+      stateKey: 'git:test:origin/main',
+      enqueue,
+      clock: systemClock,
+      log: silentLogger,
+    });
+    await trigger.start();
+    t.after(() => trigger.stop());
+    const before = gitIn(root, 'rev-parse', 'HEAD');
+    await sleep(150);
+    assert.equal(requests.length, 0, 'what the remote has at the start is not news');
+    const pushed = pushCommit(dev, { 'input.txt': 'pushed\n' }, 'pushed');
+    await until(() => requests.length === 1 || undefined, 'the pushed commit');
+    assert.deepEqual(
+      [requests[0]!.causes[0]!.commit, requests[0]!.causes[0]!.remote, requests[0]!.causes[0]!.previous],
+      [pushed, 'origin', before],
+    );
+    assert.equal(gitIn(root, 'rev-parse', 'HEAD'), before, 'the run moves the workspace, not the trigger');
+  });
+});
+
 describe('triggers through ledge server', () => {
   it('runs the pipeline on a saved params change and on a new commit', async (t) => {
     const root = controlWorkspace(t, {
@@ -220,11 +304,19 @@ describe('triggers through ledge server', () => {
 describe('server.yaml', () => {
   it('reads defaults and names the file, line and key of a mistake', () => {
     const config = parseServerConfig(
-      'triggers:\n  schedule:\n    - cron: "0 3 * * *"\n',
+      'triggers:\n  schedule:\n    - cron: "0 3 * * *"\n    - { cron: "0 * * * *", catch_up: false, catch_up_within: 600 }\n',
       '.ledge/server.yaml',
     );
     assert.equal(config.port, 8787);
+    assert.equal(config.git_remote, 'origin');
     assert.equal(config.triggers.schedule[0]!.timezone, 'UTC');
+    assert.deepEqual(
+      config.triggers.schedule.map((s) => [s.catch_up, s.catch_up_within]),
+      [
+        [true, undefined],
+        [false, 600],
+      ],
+    );
     assert.throws(
       () =>
         parseServerConfig(

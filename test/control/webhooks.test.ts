@@ -5,6 +5,7 @@
  * runs, with every delivery in exactly one of them.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,13 +41,17 @@ function github(url: string, body: string, delivery: string, signature: string |
 }
 
 const sha = (n: number) => n.toString(16).padStart(40, 'a');
+/** The workspace's commit: a push of it runs the workspace as it is (pushed-commit.test.ts moves it). */
+const headOf = (root: string) =>
+  execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
 
 describe('webhooks', () => {
   it('accepts signed GitHub and GitLab pushes, refuses bad signatures, ignores replays', async (t) => {
     const root = controlWorkspace(t, { '.ledge/server.yaml': SERVER_YAML });
     const server = await startServer(t, root, [], ENV);
+    const head = headOf(root);
 
-    const body = pushBody('main', sha(1));
+    const body = pushBody('main', head);
     const ok = await github(server.url, body, 'delivery-1', githubSignature(body, SECRET));
     assert.equal(ok.status, 202, ok.text);
     const runId = ok.body.run.id as number;
@@ -56,7 +61,7 @@ describe('webhooks', () => {
         delivery: ok.body.run.causes[0].delivery,
         commit: ok.body.run.causes[0].commit,
       },
-      { kind: 'webhook', delivery: 'delivery-1', commit: sha(1) },
+      { kind: 'webhook', delivery: 'delivery-1', commit: head },
     );
 
     const forged = await github(server.url, body, 'delivery-2', githubSignature(body, 'wrong secret'));
@@ -86,8 +91,8 @@ describe('webhooks', () => {
     const gitlabBody = JSON.stringify({
       object_kind: 'push',
       ref: 'refs/heads/main',
-      checkout_sha: sha(3),
-      after: sha(3),
+      checkout_sha: head,
+      after: head,
     });
     const gitlab = (token: string | undefined, uuid: string) =>
       api(`${server.url}/api/webhooks/gitlab`, 'POST', undefined, gitlabBody, {
@@ -115,17 +120,22 @@ describe('webhooks', () => {
       .filter((line) => line.includes('webhook refused: bad or missing signature'));
     assert.equal(refusals.length, 6, log);
     assert.ok(refusals.some((line) => line.includes('"delivery":"delivery-2"')));
+    assert.match(
+      log,
+      /"msg":"webhook ignored: not a push to main".*"delivery":"delivery-6","branch":"feature"/,
+    );
     assert.ok(!log.includes(SECRET) && !log.includes(GITLAB_TOKEN));
   });
 
   it('coalesces a burst of 100 deliveries during a run into at most 2 runs, none lost or run twice', async (t) => {
     const root = controlWorkspace(t, { '.ledge/server.yaml': SERVER_YAML, hold: '' });
     const server = await startServer(t, root, [], ENV);
+    const head = headOf(root);
     const deliveries = Array.from({ length: 100 }, () => randomUUID());
     const started = Date.now();
     const responses = await Promise.all(
-      deliveries.map((delivery, i) => {
-        const body = pushBody('main', sha(i + 10));
+      deliveries.map((delivery) => {
+        const body = pushBody('main', head);
         return github(server.url, body, delivery, githubSignature(body, SECRET));
       }),
     );
@@ -136,8 +146,8 @@ describe('webhooks', () => {
     );
     // Replayed in the middle of it all: ignored.
     const replays = await Promise.all(
-      deliveries.slice(0, 10).map((delivery, i) => {
-        const body = pushBody('main', sha(i + 10));
+      deliveries.slice(0, 10).map((delivery) => {
+        const body = pushBody('main', head);
         return github(server.url, body, delivery, githubSignature(body, SECRET));
       }),
     );

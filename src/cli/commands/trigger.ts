@@ -15,6 +15,7 @@ interface TriggerFlags {
   server?: string;
   token?: string;
   cause?: string;
+  force?: boolean;
   wait?: boolean;
   json?: boolean;
 }
@@ -78,7 +79,11 @@ async function viaServer(ctx: CommandContext, stages: string[], flags: TriggerFl
   const queued = (await request(`${base}/api/runs`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ stages, ...(flags.cause ? { cause: flags.cause } : {}) }),
+    body: JSON.stringify({
+      stages,
+      ...(flags.cause ? { cause: flags.cause } : {}),
+      ...(flags.force ? { force: true } : {}),
+    }),
   })) as { run: ControlRun; merged: boolean };
   let run = queued.run;
   if (!flags.wait) {
@@ -144,6 +149,7 @@ async function locally(ctx: CommandContext, stages: string[], flags: TriggerFlag
             at: new Date().toISOString(),
             user: os.userInfo().username,
             ...(flags.cause ? { note: flags.cause } : {}),
+            ...(flags.force ? { force: true } : {}),
           },
         ],
         stages,
@@ -176,6 +182,7 @@ export function registerTriggerCommand(program: Command, context: () => CommandC
     .option('-s, --server <url>', 'a running ledge server (default: run here, through the local queue)')
     .option('--token <token>', 'API token for --server (default: $LEDGE_TOKEN)')
     .option('--cause <text>', 'a note recorded with the run')
+    .option('-f, --force', 'run the stages even if they are up to date (ledge run --force)')
     .option('-w, --wait', 'with --server: wait for the run to end (exit 1 unless it succeeded)')
     .option('--json', 'print the queued (or finished) run as JSON')
     .action(async (stages: string[], flags: TriggerFlags) => {

@@ -1,7 +1,8 @@
 /**
  * Coalescing, as pure decisions: a trigger that arrives while a run is queued joins it (its
  * cause is added, its stages merged) instead of queueing another run. With one run active and
- * at most one queued, any burst of triggers becomes at most two runs.
+ * at most one queued, any burst of triggers becomes at most two runs. A forced request (a
+ * person's `--force`) joins only a forced run, so at most one of each waits.
  */
 import type { RunCause } from '../../metadata/control-runs.js';
 
@@ -25,13 +26,20 @@ export type EnqueuePlan =
   | { action: 'create'; request: RunRequest }
   | { action: 'merge'; into: number; request: RunRequest };
 
-/** What to do with a new request given the run already waiting in the queue, if any. */
-export function planEnqueue(
-  waiting: ({ id: number } & RunRequest) | undefined,
-  request: RunRequest,
-): EnqueuePlan {
-  if (!waiting) return { action: 'create', request };
-  return { action: 'merge', into: waiting.id, request: mergeRequests(waiting, request) };
+/** Whether a request (or run) asks for its stages to run even when up to date (`ledge run --force`). */
+export function isForced(request: { causes: RunCause[] }): boolean {
+  return request.causes.some((cause) => cause.force === true);
+}
+
+/**
+ * What to do with a new request given the runs waiting in the queue (oldest first): join the
+ * first that is forced as much as it is (a forced request would otherwise force a whole merged
+ * run; an unforced one must not lose its force), else a new run.
+ */
+export function planEnqueue(waiting: ({ id: number } & RunRequest)[], request: RunRequest): EnqueuePlan {
+  const into = waiting.find((run) => isForced(run) === isForced(request));
+  if (!into) return { action: 'create', request };
+  return { action: 'merge', into: into.id, request: mergeRequests(into, request) };
 }
 
 /** One line for a cause, as `ledge run --cause` records it and the dashboard shows it. */
@@ -50,6 +58,7 @@ export function describeCause(cause: RunCause): string {
       break;
     case 'schedule':
       parts.push(`schedule ${text('name') ?? text('cron') ?? ''}`.trim());
+      if (cause.catchUp === true) parts.push('made up after a stop');
       break;
     case 'file': {
       const paths = Array.isArray(cause.paths) ? (cause.paths as string[]) : [];
@@ -62,6 +71,7 @@ export function describeCause(cause: RunCause): string {
       parts.push(
         `manual${text('user') ? ` (${text('user')})` : ''}${text('note') ? `: ${text('note')}` : ''}`,
       );
+      if (cause.force === true) parts.push('forced');
       break;
     default:
       parts.push(cause.kind);

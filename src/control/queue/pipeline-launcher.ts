@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ControlRun } from '../../metadata/control-runs.js';
-import { causeText } from './coalesce.js';
+import { causeText, isForced } from './coalesce.js';
 import { processStartTime, signalTree } from './process-tree.js';
 import type { RunExit } from './run-outcome.js';
 
@@ -80,7 +80,7 @@ export function ledgeRunLauncher(options: LedgeRunLauncherOptions): PipelineLaun
       fs.mkdirSync(options.logDir, { recursive: true });
       const files = runLogPaths(options.logDir, run.id);
       const out = fs.openSync(files.summary, 'w');
-      const err = fs.openSync(files.log, 'w');
+      const err = fs.openSync(files.log, 'a'); // after what the preparer wrote
       const [command, ...prefix] = options.ledge;
       const args = [
         ...prefix,
@@ -88,6 +88,7 @@ export function ledgeRunLauncher(options: LedgeRunLauncherOptions): PipelineLaun
         '--json',
         '--cause',
         causeText(run.id, run.causes),
+        ...(isForced(run) ? ['--force'] : []),
         ...(options.runArgs ?? []),
         ...run.stages,
       ];

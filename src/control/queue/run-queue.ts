@@ -8,13 +8,14 @@
  */
 import { LedgeError } from '../../core/errors.js';
 import { readHolder } from '../../core/lock.js';
-import type { ControlRun, ControlRunRecords } from '../../metadata/control-runs.js';
+import type { ControlRun, ControlRunRecords, FinishedStatus } from '../../metadata/control-runs.js';
 import type { MetadataStore } from '../../metadata/metadata-store.js';
 import { type Logger, silentLogger } from '../log.js';
 import { causePrefix, planEnqueue, type RunRequest } from './coalesce.js';
 import type { PipelineLauncher, RunHandle } from './pipeline-launcher.js';
 import { isProcessAlive, signalTree } from './process-tree.js';
 import { runOutcome, type StopRequest } from './run-outcome.js';
+import type { Preparation, RunPreparer } from './run-preparer.js';
 
 export interface RunQueueOptions {
   records: ControlRunRecords;
@@ -25,13 +26,18 @@ export interface RunQueueOptions {
   logger?: Logger;
   /** How long a cancelled run has after SIGTERM before SIGKILL (default 10 s). */
   graceMs?: number;
+  /** Brings the workspace to what the run is for (a pushed commit) before `ledge run`. */
+  preparer?: RunPreparer;
   /** Called after every change of a run (for tests and live views). */
   onChange?: (run: ControlRun) => void;
 }
 
 interface Active {
   run: ControlRun;
-  handle: RunHandle;
+  /** Set once `ledge run` started (after the preparer). */
+  handle?: RunHandle;
+  /** Aborts the preparer's fetch when the run is stopped before it started. */
+  abort: AbortController;
   stop?: StopRequest;
   done: Promise<void>;
 }
@@ -130,8 +136,7 @@ export class RunQueue {
           retryable: true,
         });
       }
-      const waiting = (await this.records.queued())[0];
-      const plan = planEnqueue(waiting, request);
+      const plan = planEnqueue(await this.records.queued(), request);
       let run: ControlRun | undefined;
       if (plan.action === 'merge') {
         run = await this.records.updateQueued(plan.into, plan.request.causes, plan.request.stages);
@@ -161,51 +166,90 @@ export class RunQueue {
     }
     const running = await this.records.markRunning(next.id, process.pid);
     if (!running) return this.pump();
-    let handle: RunHandle;
-    try {
-      handle = this.options.launcher.start(running);
-    } catch (error) {
-      const ended = await this.records.finish(running.id, {
-        status: 'failed',
-        reason: `cannot start ledge run: ${error instanceof Error ? error.message : String(error)}`,
-      });
-      if (ended) this.changed(ended);
-      return this.pump();
-    }
-    await this.records.setProcess(running.id, handle.pid, handle.pidStart);
-    const started = { ...running, pid: handle.pid, pidStart: handle.pidStart };
-    this.log.info('run started', { run: running.id, pid: handle.pid, stages: running.stages });
-    this.changed(started);
-    const active: Active = { run: started, handle, done: Promise.resolve() };
-    active.done = handle.exited.then((exit) =>
-      this.serial(async () => {
-        const outcome = runOutcome(exit, active.stop);
-        const pipelineRunId =
-          exit.summary?.runId ?? (await this.records.findPipelineRun(causePrefix(running.id)));
-        if (exit.signal === 'SIGKILL') await this.options.metadata.interruptAbandoned();
-        if (outcome.status === 'gated' && pipelineRunId !== null && outcome.reason)
-          await this.records.markPipelineRunGated(pipelineRunId, outcome.reason);
-        const ended = await this.records.finish(running.id, {
-          status: outcome.status,
-          reason: outcome.reason,
-          exitCode: exit.code,
-          pipelineRunId,
-        });
-        this.active = undefined;
-        if (ended) {
-          this.log.info('run ended', {
-            run: ended.id,
-            status: ended.status,
-            exitCode: exit.code,
-            pipelineRun: pipelineRunId,
-            ...(outcome.reason ? { reason: outcome.reason } : {}),
-          });
-          this.changed(ended);
-        }
-        await this.pump();
-      }),
-    );
+    this.changed(running);
+    const active: Active = { run: running, abort: new AbortController(), done: Promise.resolve() };
     this.active = active;
+    // Outside the chain: a fetch must not hold up triggers, cancels or the health check.
+    active.done = this.execute(active);
+  }
+
+  /** Prepares the workspace (the pushed commit), starts `ledge run`, records how it ended. */
+  private async execute(active: Active): Promise<void> {
+    const run = active.run;
+    let prepared: Preparation = { ready: true };
+    if (this.options.preparer) {
+      prepared = await this.options.preparer.prepare(run, active.abort.signal).catch(
+        (error: unknown): Preparation => ({
+          ready: false,
+          reason: `cannot prepare the workspace: ${error instanceof Error ? error.message : String(error)}`,
+        }),
+      );
+    }
+    const properties = prepared.ready && prepared.commit ? { commit: prepared.commit } : undefined;
+    const exit = await this.serial(async () => {
+      if (active.stop || !prepared.ready) {
+        const reason = active.stop?.reason ?? (prepared.ready ? null : prepared.reason);
+        await this.end(active, { status: active.stop?.as ?? 'failed', reason, properties });
+        return undefined;
+      }
+      let handle: RunHandle;
+      try {
+        handle = this.options.launcher.start(run);
+      } catch (error) {
+        const reason = `cannot start ledge run: ${error instanceof Error ? error.message : String(error)}`;
+        await this.end(active, { status: 'failed', reason, properties });
+        return undefined;
+      }
+      await this.records.setProcess(run.id, handle.pid, handle.pidStart);
+      active.run = { ...run, pid: handle.pid, pidStart: handle.pidStart };
+      active.handle = handle;
+      this.log.info('run started', {
+        run: run.id,
+        pid: handle.pid,
+        stages: run.stages,
+        ...(properties ?? {}),
+      });
+      this.changed(active.run);
+      // Wrapped: a promise returned as is would hold the chain until the run ends.
+      return { exited: handle.exited };
+    });
+    if (!exit) return;
+    const result = await exit.exited;
+    await this.serial(async () => {
+      const outcome = runOutcome(result, active.stop);
+      const pipelineRunId =
+        result.summary?.runId ?? (await this.records.findPipelineRun(causePrefix(run.id)));
+      if (result.signal === 'SIGKILL') await this.options.metadata.interruptAbandoned();
+      if (outcome.status === 'gated' && pipelineRunId !== null && outcome.reason)
+        await this.records.markPipelineRunGated(pipelineRunId, outcome.reason);
+      await this.end(active, { ...outcome, exitCode: result.code, pipelineRunId, properties });
+    });
+  }
+
+  /** Records the end of the active run and starts the next. Called inside `serial`. */
+  private async end(
+    active: Active,
+    end: {
+      status: FinishedStatus;
+      reason: string | null;
+      exitCode?: number | null;
+      pipelineRunId?: number | null;
+      properties?: Record<string, unknown> | undefined;
+    },
+  ): Promise<void> {
+    const ended = await this.records.finish(active.run.id, end);
+    this.active = undefined;
+    if (ended) {
+      this.log.info('run ended', {
+        run: ended.id,
+        status: ended.status,
+        exitCode: end.exitCode ?? null,
+        pipelineRun: ended.pipelineRunId,
+        ...(end.reason ? { reason: end.reason } : {}),
+      });
+      this.changed(ended);
+    }
+    await this.pump();
   }
 
   /** Cancels a queued run, or stops a running one (SIGTERM, then SIGKILL after the grace period). */
@@ -221,7 +265,7 @@ export class RunQueue {
         }
       } else if (run.status === 'running' && this.active?.run.id === id) {
         this.stopActive({ as: 'cancelled', reason: `cancelled by ${by}` });
-        this.log.info('stopping the running run', { run: id, by, pid: this.active.handle.pid });
+        this.log.info('stopping the running run', { run: id, by, pid: this.active.handle?.pid ?? null });
         return run;
       } else if (run.status === 'running') {
         throw new LedgeError('usage', `run ${id} is running in another process (PID ${run.ownerPid})`, {
@@ -235,7 +279,8 @@ export class RunQueue {
   private stopActive(stop: StopRequest): void {
     if (!this.active) return;
     this.active.stop ??= stop;
-    this.active.handle.terminate(this.graceMs);
+    this.active.abort.abort();
+    this.active.handle?.terminate(this.graceMs);
   }
 
   /** The run active now, if any. */

@@ -6,7 +6,8 @@
  *     GET  /api/queue?status=&limit=       queued and past runs of the queue, newest first
  *     GET  /api/queue/:id                  one of them
  *     GET  /api/queue/:id/log              its `ledge run` output (text)
- *     POST /api/runs  (= POST /api/queue)  queue a run: {stages?, cause?} → 202 {run, merged}
+ *     POST /api/runs  (= POST /api/queue)  queue a run: {stages?, cause?, force?} → 202 {run, merged}
+ *     GET  /api/stages                     the stages of ledge.yaml (the dashboard's picker)
  *     POST /api/queue/:id/cancel           cancel a queued run, stop a running one
  *     POST /api/webhooks/github|gitlab     push events (signed; not bearer tokens)
  *     GET  /api/session                    the browser's session: who, may it write, its CSRF token
@@ -263,16 +264,24 @@ export function createControlApp(options: ControlAppOptions): Hono<Env> {
       );
     if (body.cause !== undefined && typeof body.cause !== 'string')
       throw new ControlHttpError(400, 'cause must be a string');
+    if (body.force !== undefined && typeof body.force !== 'boolean')
+      throw new ControlHttpError(400, 'force must be true or false');
     const cause: RunCause = {
       kind: 'manual',
       at: options.clock.now().toISOString(),
       user: c.get('token')?.name,
       ...(typeof body.cause === 'string' && body.cause !== '' ? { note: body.cause.slice(0, 500) } : {}),
+      ...(body.force === true ? { force: true } : {}),
     };
     const result = await queue.enqueue({ causes: [cause], stages });
     return c.json(result, 202);
   };
   app.post('/api/runs', manualTrigger);
+  // The dashboard's stage picker: the stages of ledge.yaml now (null when it cannot be read).
+  app.get('/api/stages', async (c) => {
+    await authenticate(c, 'read');
+    return c.json({ stages: options.stageNames?.() ?? null });
+  });
   app.post('/api/queue', manualTrigger);
 
   app.post('/api/queue/:id/cancel', async (c) => {
@@ -328,6 +337,11 @@ export function createControlApp(options: ControlAppOptions): Hono<Env> {
     }
     const push = parse(body);
     if (!push || push.branch !== settings.branch) {
+      log.info(`webhook ignored: not a push to ${settings.branch}`, {
+        provider,
+        delivery,
+        branch: push?.branch ?? null,
+      });
       await settle(`ignored: not a push to ${settings.branch}`, null);
       return c.json({ ignored: `not a push to ${settings.branch}`, delivery }, 202);
     }

@@ -18,6 +18,7 @@ import { PIPELINE_FILE, parsePipeline } from '../../pipeline/pipeline-file.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ledgeRunLauncher, type PipelineLauncher } from '../queue/pipeline-launcher.js';
+import { type RunPreparer, workspacePreparer } from '../queue/run-preparer.js';
 import { RunQueue } from '../queue/run-queue.js';
 import { type ServerConfig, secretFromEnv } from '../server-config.js';
 import { FileWatchTrigger } from '../triggers/file-watch-trigger.js';
@@ -42,6 +43,8 @@ export interface ControlServerOptions {
   dashboard?: { fetch(request: Request): Response | Promise<Response> } | undefined;
   /** Instead of `ledge run` children (tests). */
   launcher?: PipelineLauncher;
+  /** Instead of bringing the workspace to pushed commits (tests). */
+  preparer?: RunPreparer;
 }
 
 export interface RunningControlServer {
@@ -91,6 +94,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
     launcher:
       options.launcher ??
       ledgeRunLauncher({ ledge: options.ledge, cwd: options.root, logDir, runArgs: config.run_args, env }),
+    preparer:
+      options.preparer ??
+      workspacePreparer({ root: options.root, remote: config.git_remote, ledge: options.ledge, logDir, env }),
   });
   const { interrupted } = await queue.start();
   if (interrupted.length > 0)
@@ -116,17 +122,33 @@ export async function startControlServer(options: ControlServerOptions): Promise
       new GitBranchTrigger({
         root: options.root,
         branch: git.branch,
+        remote: git.fetch ? config.git_remote : undefined,
         intervalMs: git.interval * 1000,
         stages: git.stages,
         state: triggerRecords,
-        stateKey: `git:${workspace}:${git.branch}`,
+        stateKey: `git:${workspace}:${git.fetch ? `${config.git_remote}/` : ''}${git.branch}`,
         enqueue,
         clock,
         log,
       }),
     );
   }
-  if (schedule.length > 0) triggers.push(new ScheduleTrigger(schedule, enqueue, clock, log));
+  if (schedule.length > 0) {
+    const entries = schedule.map((entry) => ({
+      name: entry.name,
+      cron: entry.cron,
+      timezone: entry.timezone,
+      stages: entry.stages,
+      catchUp: entry.catch_up,
+      catchUpWithinMs: entry.catch_up_within === undefined ? undefined : entry.catch_up_within * 1000,
+    }));
+    triggers.push(
+      new ScheduleTrigger(entries, enqueue, clock, log, {
+        state: triggerRecords,
+        keyPrefix: `schedule:${workspace}:`,
+      }),
+    );
+  }
 
   const app = createControlApp({
     queue,

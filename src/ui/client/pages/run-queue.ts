@@ -1,10 +1,11 @@
 /**
  * The run queue on the runs page, when a control server (`ledge server`) serves the dashboard:
- * a **Run pipeline** button for sessions that may write (it queues a run of the whole
- * pipeline: POST /api/runs), and the queued and running runs with their causes, each with a
+ * a **Run pipeline** button for sessions that may write (it queues a run of the stages checked
+ * below it, or of the whole pipeline, optionally forced: POST /api/runs), and the queued and
+ * running runs with their causes, each with a
  * **Cancel** button (POST /api/queue/ID/cancel). Refreshed every `refreshSeconds`.
  */
-import type { ControlSession, EnqueueAnswer, QueueRun } from '../../api-types.js';
+import type { ControlSession, EnqueueAnswer, PipelineStages, QueueRun } from '../../api-types.js';
 import { getJson, postJson } from '../api-client.js';
 import { dataTable, errorBox, link, statusBadge } from '../components.js';
 import { type Elem, type FormElem, h } from '../dom.js';
@@ -15,13 +16,13 @@ export function causeLine(cause: QueueRun['causes'][number]): string {
   const text = (key: string) => (typeof cause[key] === 'string' ? (cause[key] as string) : undefined);
   switch (cause.kind) {
     case 'manual':
-      return `manual${text('user') ? ` (${text('user')})` : ''}${text('note') ? `: ${text('note')}` : ''}`;
+      return `manual${text('user') ? ` (${text('user')})` : ''}${text('note') ? `: ${text('note')}` : ''}${cause.force === true ? ', forced' : ''}`;
     case 'webhook':
       return `webhook ${text('provider') ?? ''}${text('delivery') ? `, delivery ${text('delivery')}` : ''}${text('commit') ? `, commit ${text('commit')!.slice(0, 12)}` : ''}`;
     case 'commit':
       return `commit ${(text('commit') ?? '?').slice(0, 12)} on ${text('branch') ?? '?'}`;
     case 'schedule':
-      return `schedule ${text('name') ?? text('cron') ?? ''}`.trim();
+      return `schedule ${text('name') ?? text('cron') ?? ''}${cause.catchUp === true ? ', made up after a stop' : ''}`.trim();
     case 'file': {
       const paths = Array.isArray(cause.paths) ? cause.paths.map(String) : [];
       return `changed ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ` and ${paths.length - 3} more` : ''}`;
@@ -36,6 +37,40 @@ function causesText(run: QueueRun): string {
   return lines.length <= 3
     ? lines.join('; ')
     : `${lines.slice(0, 2).join('; ')} and ${lines.length - 2} more`;
+}
+
+/**
+ * What the Run pipeline button runs: a checkbox per stage of ledge.yaml (none checked: the whole
+ * pipeline) and Force (`ledge run --force`: run them even if up to date).
+ */
+async function runPicker(): Promise<{ element: Elem; chosen(): { stages: string[]; force: boolean } }> {
+  let stages: string[] = [];
+  let problem = '';
+  try {
+    stages = (await getJson<PipelineStages>('stages')).stages ?? [];
+    if (stages.length === 0) problem = 'ledge.yaml cannot be read now: the button runs the whole pipeline.';
+  } catch (error) {
+    problem = `The stages cannot be listed (${(error as Error).message}): the button runs the whole pipeline.`;
+  }
+  const boxes = stages.map(
+    (name) => h('input', { type: 'checkbox', name: 'stage', value: name, id: `stage-${name}` }) as FormElem,
+  );
+  const force = h('input', { type: 'checkbox', id: 'run-force' }) as FormElem;
+  const element = h(
+    'fieldset',
+    { class: 'run-picker' },
+    h('legend', {}, 'Stages'),
+    ...boxes.map((box, i) => h('label', { for: box.getAttribute('id') ?? '' }, box, ` ${stages[i]}`)),
+    problem ? h('span', { class: 'help' }, problem) : '',
+    h('label', { for: 'run-force', class: 'force' }, force, ' Force (run even if up to date)'),
+  );
+  return {
+    element,
+    chosen: () => ({
+      stages: boxes.filter((box) => box.checked).map((box) => box.value),
+      force: force.checked,
+    }),
+  };
 }
 
 export interface QueuePanel {
@@ -69,19 +104,30 @@ export function queuePanel(refreshSeconds: number, onRunEnded: () => void): Queu
     const controls: (Elem | string)[] = [];
     let refresh: () => Promise<void> = async () => {};
     if (session.canWrite) {
+      const picker = await runPicker();
       const button = h(
         'button',
         { type: 'button', id: 'run-pipeline', class: 'primary' },
         'Run pipeline',
       ) as FormElem;
       button.addEventListener('click', () => {
+        const { stages, force } = picker.chosen();
         button.disabled = true;
         message.textContent = 'Queueing…';
-        postJson<EnqueueAnswer>('runs', { cause: 'from the dashboard' }, session.csrf)
+        const what = `${stages.length > 0 ? ` for ${stages.join(', ')}` : ''}${force ? ', forced' : ''}`;
+        postJson<EnqueueAnswer>(
+          'runs',
+          {
+            cause: 'from the dashboard',
+            ...(stages.length > 0 ? { stages } : {}),
+            ...(force ? { force } : {}),
+          },
+          session.csrf,
+        )
           .then((answer) => {
             message.textContent = answer.merged
-              ? `Joined run ${answer.run.id}, which was already waiting.`
-              : `Run ${answer.run.id} queued.`;
+              ? `Joined run ${answer.run.id}, which was already waiting${what}.`
+              : `Run ${answer.run.id} queued${what}.`;
           })
           .catch((error: Error) => {
             message.textContent = `Not queued: ${error.message}`;
@@ -100,9 +146,10 @@ export function queuePanel(refreshSeconds: number, onRunEnded: () => void): Queu
           h(
             'span',
             { class: 'help' },
-            `Queues a run of the whole pipeline (as ${session.user ?? 'you'}); it joins a run already waiting.`,
+            `Queues a run (as ${session.user ?? 'you'}) of the checked stages and what they need, or of the whole pipeline when none is checked; it joins a run already waiting.`,
           ),
         ),
+        picker.element,
       );
     } else {
       controls.push(

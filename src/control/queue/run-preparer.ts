@@ -1,0 +1,97 @@
+/**
+ * What happens to the workspace between a run leaving the queue and its `ledge run`: a run
+ * asked for by a push or a new commit is brought to that commit first (fetch, fast-forward,
+ * `ledge checkout`: git/pushed-commit-checkout.ts); any run records the commit it ran.
+ * Its lines go to the top of the run's log.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import type { ControlRun } from '../../metadata/control-runs.js';
+import { resolveRevision } from '../git/git-command.js';
+import { checkoutPushedCommit } from '../git/pushed-commit-checkout.js';
+import { commitTarget } from './commit-target.js';
+import { runLogPaths } from './pipeline-launcher.js';
+
+export type Preparation =
+  | {
+      ready: true /** The commit the run runs (HEAD), when the workspace is a git repository. */;
+      commit?: string;
+    }
+  | { ready: false; reason: string };
+
+export interface RunPreparer {
+  prepare(run: ControlRun, signal: AbortSignal): Promise<Preparation>;
+}
+
+export interface WorkspacePreparerOptions {
+  root: string;
+  /** The git remote pushed commits are fetched from (`origin`). */
+  remote: string;
+  /** The command that runs ledge (for `ledge checkout`). */
+  ledge: string[];
+  logDir: string;
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+/**
+ * Runs `ledge checkout` with its output appended to `log`. Not fatal when it fails: objects not
+ * in this cache (outputs the pusher produced) are what the run reproduces, and a missing data
+ * dependency fails the run with its own error; the failure is noted in the log.
+ */
+function ledgeCheckout(options: WorkspacePreparerOptions, log: string, note: (line: string) => void) {
+  const [command, ...prefix] = options.ledge;
+  const out = fs.openSync(log, 'a');
+  const child = spawn(command!, [...prefix, 'checkout'], {
+    cwd: options.root,
+    stdio: ['ignore', out, out],
+    env: { ...(options.env ?? process.env), CI: 'true' },
+  });
+  fs.closeSync(out);
+  return new Promise<void>((resolve) => {
+    child.once('error', (error) => {
+      note(`cannot start ledge checkout: ${error.message}`);
+      resolve();
+    });
+    child.once('exit', (code) => {
+      if (code !== 0) note('ledge checkout did not restore everything (above); the run goes on');
+      resolve();
+    });
+  });
+}
+
+export function workspacePreparer(options: WorkspacePreparerOptions): RunPreparer {
+  return {
+    async prepare(run, signal) {
+      fs.mkdirSync(options.logDir, { recursive: true });
+      const log = runLogPaths(options.logDir, run.id).log;
+      const note = (line: string) => fs.appendFileSync(log, `ledge server: ${line}\n`);
+      const target = commitTarget(run.causes);
+      if (!target) {
+        const head = await resolveRevision(options.root, 'HEAD');
+        return head ? { ready: true, commit: head } : { ready: true };
+      }
+      note(
+        `run ${run.id} is for ${target.commit ? `commit ${target.commit}` : 'the tip'} of ${target.branch}`,
+      );
+      const result = await checkoutPushedCommit({
+        root: options.root,
+        remote: options.remote,
+        branch: target.branch,
+        commit: target.commit,
+        signal,
+        note,
+        afterMove: () => ledgeCheckout(options, log, note),
+      });
+      if (!result.ok) {
+        note(`not run: ${result.reason}`);
+        return { ready: false, reason: result.reason };
+      }
+      note(
+        result.moved
+          ? `fast-forwarded ${target.branch} from ${result.previous} to ${result.commit} and checked out its data`
+          : `${target.branch} already contains it: running ${result.commit}`,
+      );
+      return { ready: true, commit: result.commit };
+    },
+  };
+}
