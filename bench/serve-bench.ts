@@ -95,7 +95,7 @@ const USAGE = `usage: node dist/bench/serve-bench.js [options]
   --warmup S      seconds of load before each measured point (default 3; 1 with --quick)
   --no-knobs      skip the knob exploration (max delay, max batch, 8 reviews per request, ...)
   --monitoring-pairs N
-                  adjacent monitoring on/off pairs at c=64 for the monitoring cost (default 4; 1 with --quick)
+                  adjacent monitoring on/off pairs at c=64 for the monitoring cost (default 6; 1 with --quick)
   --ledge PATH    bin/ledge.js of the build to measure (default: this checkout's)
   --keep          keep the temp directory (for debugging)`;
 
@@ -139,7 +139,7 @@ function parseOptions(argv: string[]): Options {
     warmup: opts.warmup ?? (quick ? 1 : 3),
     passes: quick ? 1 : 5,
     knobs: opts.knobs ?? true,
-    monitoringPairs: opts.monitoringPairs ?? (quick ? 1 : 4),
+    monitoringPairs: opts.monitoringPairs ?? (quick ? 1 : 6),
     keep: opts.keep ?? false,
     ledge: opts.ledge ?? path.join(ROOT, 'bin', 'ledge.js'),
     argv,
@@ -1545,7 +1545,7 @@ function report(r: Results, machine: Machine, opts: Options, started: Date, minu
   if (pairCost) {
     push(
       `**Monitoring on and off, side by side.** The grid's medians compare measurements minutes apart; on this ` +
-        `shared machine throughput at c=64 moves by ±10% between such runs, more than monitoring costs. So the ` +
+        `shared machine throughput at c=64 moves by up to ±10% between such runs, twice what the target allows. So the ` +
         `cost is also measured in ${plural(pairCost.pairs, 'adjacent pair')} (the defaults at c=64, a fresh server each, ` +
         'monitoring on then off, then off then on, and so on), each compared only with its partner; the verdict ' +
         'takes the median pair.',
@@ -1774,9 +1774,9 @@ function reading(r: Results, grid: Map<string, Row>, knobs: Map<string, Row>, li
         ? `In process, the input statistics (token count and out-of-vocabulary rate) account ` +
           `for ${us(mw.prepareWithStatistics - mw.prepare)} and the monitor's hooks for ${us(mw.hooks)}` +
           (cost - seen > 1e-6
-            ? `; the remaining ${us(cost - seen)} are not seen in isolation (building the prediction events, the ` +
-              'Prometheus process metrics, and a larger heap for the garbage collector: the remembered predictions ' +
-              'and the drift windows).'
+            ? `; the remaining ${us(cost - seen)} are not seen in isolation (what the server does per request ` +
+              'beyond the hooks: building the prediction events and their ids for feedback; and what it shares with ' +
+              'the rest of the server: caches, the garbage collector, the thread hand-offs of a busier machine).'
             : '.')
         : ''),
   );
