@@ -3,7 +3,6 @@
  * the ledge commit, the load at the start.
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { sh } from './exec.js';
@@ -48,14 +47,19 @@ export function machineInfo(ledgeRoot: string): Machine {
   };
 }
 
-/** The installed version of an npm package, resolved from `ledgeRoot`. */
+/**
+ * The installed version of an npm package, found from `ledgeRoot` as Node.js finds packages: the
+ * nearest `node_modules/<name>/package.json` up the tree (a package whose `exports` hide its
+ * package.json, like hono, cannot be `require.resolve`d by that path).
+ */
 export function packageVersion(ledgeRoot: string, name: string): string {
-  try {
-    const require = createRequire(path.join(ledgeRoot, 'package.json'));
-    const file = require.resolve(`${name}/package.json`);
-    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'not installed';
+  for (let dir = path.resolve(ledgeRoot); ; dir = path.dirname(dir)) {
+    try {
+      const file = path.join(dir, 'node_modules', name, 'package.json');
+      return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+    } catch {
+      if (path.dirname(dir) === dir) return 'not installed';
+    }
   }
 }
 
