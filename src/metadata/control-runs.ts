@@ -84,6 +84,36 @@ function controlRunOf(row: Selectable<ControlRunTable>): ControlRun {
 
 const now = () => new Date().toISOString();
 
+/**
+ * The control run that started pipeline run `pipelineRun` (an `executions` row of type run), in
+ * any workspace: the one that recorded it when it ended, else, while it still runs, the one its
+ * cause names (`control run 7: …`, as src/control writes it). Read only: the dashboard follows
+ * it from a deployment back to the change that caused it.
+ */
+export async function controlRunOfPipelineRun(
+  metadata: MetadataStore,
+  pipelineRun: { id: number; cause: string },
+): Promise<ControlRun | undefined> {
+  const db = controlDb(metadata.db);
+  const recorded = await db
+    .selectFrom('control_runs')
+    .selectAll()
+    .where('pipeline_run_id', '=', pipelineRun.id)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (recorded) return controlRunOf(recorded);
+  const named = /^control run (\d+):/.exec(pipelineRun.cause);
+  if (!named) return undefined;
+  const row = await db
+    .selectFrom('control_runs')
+    .selectAll()
+    .where('id', '=', Number(named[1]))
+    .where('pipeline_run_id', 'is', null)
+    .executeTakeFirst();
+  return row ? controlRunOf(row) : undefined;
+}
+
 /** The queue's records of one workspace. */
 export class ControlRunRecords {
   private readonly db: ControlDb;

@@ -401,6 +401,8 @@ export class PipelineExecutor {
         ...(options.binDir ? { PATH: `${options.binDir}${path.delimiter}${process.env.PATH ?? ''}` } : {}),
         LEDGE_STAGE: stage.name,
         LEDGE_RUN_ID: String(this.recorder.currentRunId ?? ''),
+        // What a stage records (a model registered, a deployment) names the execution that made it.
+        LEDGE_EXECUTION_ID: String(executionId),
         LEDGE_WORKSPACE: this.store.ws.root,
         [LOCK_HOLDER_ENV]: String(process.pid),
       },

@@ -126,6 +126,132 @@ export interface ModelInfo {
   versions: ModelVersionInfo[];
 }
 
+/** A control-plane run (the queue of `ledge server`) as a deployment's chain shows it. */
+export interface ChainControlRun {
+  id: number;
+  /** queued | running | succeeded | failed | gated | cancelled | interrupted */
+  status: string;
+  /** What asked for it, oldest first (several triggers can merge into one run). */
+  causes: QueueRun['causes'];
+  /** Stages asked for; empty: the whole pipeline. */
+  stages: string[];
+  requestedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  reason: string | null;
+}
+
+/** A pipeline run or a stage execution in a chain (`#/runs/ID`). */
+export interface ChainExecution {
+  id: number;
+  /** run | stage */
+  type: string;
+  name: string;
+  status: string;
+  cause: string;
+  startedAt: string;
+  endedAt: string | null;
+  gitCommit: string | null;
+  /** A cached stage execution: the one whose outputs it restored. */
+  restoredFrom: number | null;
+}
+
+/**
+ * How a deployment came about, from the change to the model: each link is null when it is not
+ * recorded (a model deployed by hand has no pipeline run; a pipeline run started by `ledge run`
+ * has no control run).
+ */
+export interface DeploymentChain {
+  /** The control run whose pipeline run produced the model, with its causes. */
+  controlRun: ChainControlRun | null;
+  /** The pipeline run the producing stage execution belongs to. */
+  pipelineRun: ChainExecution | null;
+  /** The stage execution that wrote the model. */
+  producedBy: ChainExecution | null;
+  /**
+   * How `producedBy` is known. registry: the model version's `execution_id` (or the
+   * deployment's `run_execution_id`); lineage: the newest stage execution that wrote the
+   * model's digest before the deployment started.
+   */
+  producedByFrom: 'registry' | 'lineage' | null;
+  /** The registered version deployed; null for a bundle outside the registry. */
+  modelVersion: ModelVersionInfo | null;
+}
+
+/** A deployment as listed (`GET /api/deployments`). */
+export interface DeploymentSummary {
+  id: number;
+  target: string;
+  /** The target's kind when it was deployed: local | engine. */
+  kind: string | null;
+  modelName: string;
+  modelVersion: number | null;
+  /** `imdb-sentiment@2`, or the name and digest prefix of a bundle outside the registry. */
+  label: string;
+  digest: string;
+  /** deploying | active (serving now) | failed | superseded | rolled-back | stopped */
+  status: string;
+  /** Why it was deployed (`ledge deploy --cause`): manual, rollback, a pipeline stage's text. */
+  cause: string;
+  startedAt: string;
+  /** When the target switched traffic to it (as the target reported); null if it never served. */
+  activatedAt: string | null;
+  endedAt: string | null;
+  /** How it ended: `replaced by deployment 4`, or why it failed. */
+  message: string | null;
+  /** The deployment serving on the target when this one started. */
+  previousId: number | null;
+  /** What the target ran: the bundle's path, or the image pinned by digest. */
+  location: string;
+  /** The target's stable endpoint. */
+  url: string | null;
+  /** A rollback: the deployment whose model it brought back. */
+  restores: number | null;
+  chain: DeploymentChain;
+}
+
+/** Another deployment, named. */
+export interface DeploymentRef {
+  id: number;
+  label: string;
+  status: string;
+  startedAt: string;
+  endedAt: string | null;
+  message: string | null;
+}
+
+/** One step of a rollout (start, ready, smoke, switch, drain; an engine adds pull, create…). */
+export interface DeploymentStep {
+  step: string;
+  ok: boolean;
+  ms: number;
+  detail: string | null;
+}
+
+/** `GET /api/deployments/ID`: a deployment with the whole chain and how the rollout went. */
+export interface DeploymentDetail extends DeploymentSummary {
+  previous: DeploymentRef | null;
+  /** Later deployments that started from this one (replaced it, or failed and left it serving). */
+  followedBy: DeploymentRef[];
+  /** The quality gate's verdict; null when there was none (a rollback). */
+  gate: { passed: boolean | null; forced: boolean; message: string } | null;
+  steps: DeploymentStep[];
+  /** The stage executions of the pipeline run, in the order they started. */
+  pipelineStages: ChainExecution[];
+  /** Everything recorded with it (metrics, gate, steps, image, target facts). */
+  properties: Record<string, unknown>;
+}
+
+/**
+ * `GET /api/deployments/refused`: a pipeline run whose model the quality gate refused, so nothing
+ * was deployed (`ledge server` marks such runs `gated`, with the gate's reason).
+ */
+export interface GateRefusal {
+  reason: string;
+  pipelineRun: ChainExecution;
+  controlRun: ChainControlRun | null;
+}
+
 /** One drift measurement of a feature against the model's reference profile. */
 export interface DriftValue {
   feature: string;

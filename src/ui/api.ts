@@ -9,13 +9,18 @@
  *     GET /api/runs/:id/logs                 its log, or the logs of a run's stages
  *     GET /api/compare?a=&b=[&all=1]         two runs compared (params, metrics, digests)
  *     GET /api/models                        models with aliases and versions
- *     GET /api/deployments                   [] until deployments are recorded (issue 6)
+ *     GET /api/deployments?target=&status=&limit=   deployments, newest first, each with its chain
+ *     GET /api/deployments/refused?limit=    pipeline runs whose model the quality gate refused
+ *     GET /api/deployments/:id               one, with the whole chain: cause → control run →
+ *                                            pipeline run → producing stage → model version →
+ *                                            deployment, its gate verdict and rollout steps
  *     GET /api/monitoring/live               each --server's /v1/monitoring, or its error
  *     GET /api/monitoring/history?server=&model=&limit=   recorded windows and events
  */
 import { Hono } from 'hono';
 import { LedgeError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
+import { DEPLOYMENT_STATUSES, type DeploymentStatus } from '../metadata/deployments.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { parseWhere } from '../metadata/where-expression.js';
 import type { ApiError, RunDiff, UiInfo } from './api-types.js';
@@ -27,6 +32,7 @@ import {
   runDetail,
   runLogs,
 } from './dashboard-queries.js';
+import { deploymentDetail, listDeploymentInfo, listGateRefusals } from './deployment-queries.js';
 import { type FetchFunction, fetchLiveServers } from './live-monitoring.js';
 
 /** Compares two recorded executions by id, as `ledge runs diff --json` does. */
@@ -81,6 +87,20 @@ function positiveInteger(text: string | undefined, name: string, fallback?: numb
     throw new HttpError(400, `${name} must be a positive integer, not '${text ?? ''}'`);
   }
   return max === undefined ? n : Math.min(n, max);
+}
+
+/** `active,failed` → the statuses, each one a deployment status. */
+function deploymentStatuses(text: string | undefined): DeploymentStatus[] | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const statuses = text.split(',').map((s) => s.trim());
+  for (const status of statuses) {
+    if (!(DEPLOYMENT_STATUSES as readonly string[]).includes(status))
+      throw new HttpError(
+        400,
+        `status must be one or more of ${DEPLOYMENT_STATUSES.join(', ')} (comma-separated), not '${status}'`,
+      );
+  }
+  return statuses as DeploymentStatus[];
 }
 
 export function createApi(services: DashboardServices): Hono {
@@ -141,8 +161,29 @@ export function createApi(services: DashboardServices): Hono {
 
   api.get('/models', async (c) => c.json(await listModelInfo(metadata)));
 
-  // Deployments are recorded from issue 6 on; until then there are none.
-  api.get('/deployments', (c) => c.json([]));
+  api.get('/deployments', async (c) => {
+    const target = c.req.query('target')?.trim() || undefined;
+    if (target !== undefined && target.length > 200)
+      throw new HttpError(400, 'target: the name is longer than 200 characters');
+    return c.json(
+      await listDeploymentInfo(metadata, {
+        target,
+        status: deploymentStatuses(c.req.query('status')),
+        limit: positiveInteger(c.req.query('limit'), 'limit', 100, 1000),
+      }),
+    );
+  });
+
+  api.get('/deployments/refused', async (c) =>
+    c.json(await listGateRefusals(metadata, positiveInteger(c.req.query('limit'), 'limit', 20, 1000))),
+  );
+
+  api.get('/deployments/:id', async (c) => {
+    const id = positiveInteger(c.req.param('id'), 'deployment id');
+    const detail = await deploymentDetail(metadata, id);
+    if (!detail) throw new HttpError(404, `no deployment with id ${id}`);
+    return c.json(detail);
+  });
 
   api.get('/monitoring/live', async (c) =>
     c.json(

@@ -50,10 +50,23 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px;
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85rem; border: 1px solid var(--line); }
-.status-succeeded, .status-cached { color: var(--ok); border-color: var(--ok); }
+.status-succeeded, .status-cached, .status-active { color: var(--ok); border-color: var(--ok); }
 .status-failed, .status-interrupted { color: var(--bad); border-color: var(--bad); }
-.status-running, .status-gated, .status-queued { color: var(--warn); border-color: var(--warn); }
-.status-cancelled { color: var(--muted); }
+.status-running, .status-gated, .status-queued, .status-deploying { color: var(--warn); border-color: var(--warn); }
+.status-cancelled, .status-superseded, .status-rolledback, .status-stopped { color: var(--muted); }
+section.target { margin: 8px 0 20px; }
+p.serving-now, p.serving-none { border-left: 4px solid var(--ok); background: var(--panel); padding: 6px 12px; margin: 6px 0 8px; }
+p.serving-none { border-left-color: var(--line); }
+table.data tr.serving td, table.data tr.selected td { background: color-mix(in srgb, var(--ok) 12%, var(--panel)); }
+table.data tr.serving td:first-child, table.data tr.selected td:first-child { box-shadow: inset 4px 0 0 var(--ok); }
+ol.chain { list-style: none; margin: 8px 0 12px; padding: 0; }
+ol.chain li { position: relative; padding: 4px 0 10px 22px; border-left: 2px solid var(--line); margin-left: 6px; }
+ol.chain li::before { content: ""; position: absolute; left: -7px; top: 9px; width: 10px; height: 10px; border-radius: 50%; background: var(--accent); border: 1px solid var(--panel); }
+ol.chain li:last-child { border-left-color: transparent; }
+ol.chain li.chain-outcome::before { background: var(--ok); }
+ol.chain li.chain-failed::before { background: var(--bad); }
+ol.chain li.chain-ended::before { background: var(--muted); }
+ol.chain .chain-label { display: inline-block; min-width: 8.5rem; }
 section.queue { border: 1px solid var(--line); background: var(--panel); padding: 2px 16px 8px; margin: 8px 0 16px; border-radius: 8px; }
 section.queue h3 { margin-top: 10px; }
 .badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.8rem; font-weight: 600; vertical-align: middle; }

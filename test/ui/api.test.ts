@@ -17,6 +17,9 @@ import { histogram, linearEdges } from '../../src/runtime/model/histogram.js';
 import { createMonitor } from '../../src/runtime/monitoring/create-monitor.js';
 import { SILENT_LOGGER } from '../../src/runtime/monitoring/json-logger.js';
 import type {
+  DeploymentDetail,
+  DeploymentSummary,
+  GateRefusal,
   LiveServer,
   ModelInfo,
   MonitoringHistory,
@@ -30,7 +33,17 @@ import { readSnapshot } from '../../src/ui/monitoring-snapshot.js';
 import { startPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { closedPort, startFakeMonitoringServer } from './fake-monitoring-server.js';
-import { SCRIPT_NAME, SCRIPT_PARAM, type SeededRecords, seedRecords } from './seed.js';
+import {
+  FAILED_REASON,
+  GATE_REASON,
+  PUSHED_COMMIT,
+  SCRIPT_CAUSE,
+  SCRIPT_NAME,
+  SCRIPT_PARAM,
+  type SeededRecords,
+  seedDeployments,
+  seedRecords,
+} from './seed.js';
 
 async function getJson<T>(app: Hono, url: string, status = 200): Promise<T> {
   const response = await app.request(url);
@@ -173,7 +186,7 @@ async function checkApi(metadata: MetadataStore): Promise<void> {
     ],
   );
 
-  assert.deepEqual(await getJson(app, '/api/deployments'), []);
+  await checkDeployments(app, metadata, seeded);
 
   // Monitoring history, as servers recorded it.
   const history = await getJson<MonitoringHistory>(app, '/api/monitoring/history');
@@ -203,8 +216,147 @@ async function checkApi(metadata: MetadataStore): Promise<void> {
   assert.match((await getJson<{ error: string }>(app, '/api/nothing', 404)).error, /no such API endpoint/);
 }
 
+/** Deployments: none, then each with its chain from the change to the target. */
+async function checkDeployments(app: Hono, metadata: MetadataStore, seeded: SeededRecords): Promise<void> {
+  assert.deepEqual(await getJson(app, '/api/deployments'), []);
+  assert.deepEqual(await getJson(app, '/api/deployments/refused'), []);
+  const d = await seedDeployments(metadata, seeded);
+  const [run1, run2] = seeded.runs;
+  const [stage1, stage2] = seeded.stages;
+
+  const all = await getJson<DeploymentSummary[]>(app, '/api/deployments');
+  assert.deepEqual(
+    all.map((x) => [x.id, x.target, x.label, x.status]),
+    [
+      [d.stopped, 'edge', `imdb-sentiment (${seeded.modelDigests[0].slice(0, 19)})`, 'stopped'],
+      [d.failed, 'local', 'imdb-sentiment@1', 'failed'],
+      [d.serving, 'local', 'imdb-sentiment@2', 'active'],
+      [d.superseded, 'local', 'imdb-sentiment@1', 'superseded'],
+    ],
+  );
+  const serving = all.find((x) => x.id === d.serving)!;
+  assert.equal(serving.digest, seeded.modelDigests[1]);
+  assert.equal(serving.kind, 'local');
+  assert.equal(serving.url, 'http://127.0.0.1:8080');
+  assert.equal(serving.previousId, d.superseded);
+  assert.equal(serving.cause, "the example pipeline's deploy stage");
+  assert.ok(serving.activatedAt && serving.activatedAt >= serving.startedAt, serving.activatedAt ?? 'null');
+  assert.equal(serving.endedAt, null);
+  // The chain: a saved params.yaml → control run → pipeline run 2 → its train stage → @2.
+  assert.equal(serving.chain.controlRun?.id, d.controlRuns[1]);
+  assert.deepEqual(serving.chain.controlRun?.causes, [
+    { kind: 'file', at: '2026-11-27T09:30:00.000Z', paths: ['params.yaml'] },
+  ]);
+  assert.equal(serving.chain.controlRun?.status, 'succeeded');
+  assert.equal(serving.chain.pipelineRun?.id, run2);
+  assert.equal(serving.chain.pipelineRun?.type, 'run');
+  assert.deepEqual(
+    [serving.chain.producedBy?.id, serving.chain.producedBy?.name, serving.chain.producedByFrom],
+    [stage2, 'train', 'registry'],
+  );
+  assert.deepEqual(
+    [
+      serving.chain.modelVersion?.name,
+      serving.chain.modelVersion?.version,
+      serving.chain.modelVersion?.aliases,
+    ],
+    ['imdb-sentiment', 2, ['staging']],
+  );
+  const superseded = all.find((x) => x.id === d.superseded)!;
+  assert.equal(superseded.message, `replaced by deployment ${d.serving}`);
+  assert.ok(superseded.endedAt);
+  assert.equal(superseded.chain.controlRun?.causes[0]?.commit, PUSHED_COMMIT);
+  assert.equal(superseded.chain.pipelineRun?.id, run1);
+  const failed = all.find((x) => x.id === d.failed)!;
+  assert.equal(failed.message, FAILED_REASON);
+  assert.equal(failed.cause, SCRIPT_CAUSE);
+  assert.equal(failed.activatedAt, null, 'a failed deployment never served');
+  // A bundle deployed by path: not registered, its producer found by its digest.
+  const stopped = all.find((x) => x.id === d.stopped)!;
+  assert.equal(stopped.chain.modelVersion, null);
+  assert.deepEqual(
+    [stopped.chain.producedBy?.id, stopped.chain.producedByFrom, stopped.chain.pipelineRun?.id],
+    [stage1, 'lineage', run1],
+  );
+  assert.equal(stopped.chain.controlRun?.id, d.controlRuns[0]);
+  assert.equal(stopped.message, 'stopped by `ledge deploy stop`');
+
+  // Filters: target, status (one or several), limit; mistakes are 400s.
+  const ids = async (query: string) =>
+    (await getJson<DeploymentSummary[]>(app, `/api/deployments${query}`)).map((x) => x.id);
+  assert.deepEqual(await ids('?target=edge'), [d.stopped]);
+  assert.deepEqual(await ids('?target=local&status=active'), [d.serving]);
+  assert.deepEqual(await ids('?status=failed,stopped'), [d.stopped, d.failed]);
+  assert.deepEqual(await ids('?target=nowhere'), []);
+  assert.deepEqual(await ids('?limit=2'), [d.stopped, d.failed]);
+  assert.match(
+    (await getJson<{ error: string }>(app, '/api/deployments?status=serving', 400)).error,
+    /status must be one or more of deploying, active, failed, rolled-back, superseded, stopped .*not 'serving'/,
+  );
+  assert.match(
+    (await getJson<{ error: string }>(app, '/api/deployments?limit=0', 400)).error,
+    /limit must be a positive integer/,
+  );
+
+  // One deployment: the whole chain, what it replaced, what came after, gate and steps.
+  const detail = await getJson<DeploymentDetail>(app, `/api/deployments/${d.serving}`);
+  assert.equal(detail.chain.controlRun?.id, d.controlRuns[1]);
+  assert.deepEqual(detail.previous && [detail.previous.id, detail.previous.label, detail.previous.status], [
+    d.superseded,
+    'imdb-sentiment@1',
+    'superseded',
+  ]);
+  assert.deepEqual(
+    detail.followedBy.map((f) => [f.id, f.status, f.message]),
+    [[d.failed, 'failed', FAILED_REASON]],
+  );
+  assert.deepEqual(detail.gate, {
+    passed: true,
+    forced: false,
+    message: 'accuracy 0.8 passes the minimum 0.75',
+  });
+  assert.deepEqual(
+    detail.steps.map((s) => [s.step, s.ok]),
+    [
+      ['start', true],
+      ['ready', true],
+      ['smoke', true],
+      ['switch', true],
+    ],
+  );
+  assert.deepEqual(
+    detail.pipelineStages.map((s) => [s.id, s.name, s.status]),
+    [[stage2, 'train', 'succeeded']],
+  );
+  const failedDetail = await getJson<DeploymentDetail>(app, `/api/deployments/${d.failed}`);
+  assert.equal(failedDetail.previous?.id, d.serving);
+  assert.deepEqual(failedDetail.steps, [{ step: 'start', ok: false, ms: 300, detail: FAILED_REASON }]);
+  assert.match(
+    (await getJson<{ error: string }>(app, '/api/deployments/9999', 404)).error,
+    /no deployment with id 9999/,
+  );
+  assert.match(
+    (await getJson<{ error: string }>(app, '/api/deployments/abc', 400)).error,
+    /deployment id must be a positive integer/,
+  );
+
+  // What the quality gate refused: nothing was deployed; the gated run and why.
+  const refused = await getJson<GateRefusal[]>(app, '/api/deployments/refused');
+  assert.deepEqual(
+    refused.map((r) => [
+      r.pipelineRun.id,
+      r.pipelineRun.status,
+      r.reason,
+      r.controlRun?.id,
+      r.controlRun?.status,
+    ]),
+    [[d.gatedRun, 'gated', GATE_REASON, d.gatedControlRun, 'gated']],
+  );
+  assert.equal(refused[0]!.controlRun?.causes[0]?.name, 'nightly');
+}
+
 describe('dashboard API', () => {
-  it('serves runs, details, logs, comparisons, models and monitoring history from SQLite', async (t) => {
+  it('serves runs, details, logs, comparisons, models, deployments and monitoring history from SQLite', async (t) => {
     await checkApi(await openSqlite(t));
   });
 

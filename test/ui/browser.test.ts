@@ -6,12 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { dashboardServices } from '../../src/cli/commands/ui.js';
 import { MetadataStore } from '../../src/metadata/metadata-store.js';
 import { Store } from '../../src/store/store.js';
 import { Workspace } from '../../src/store/workspace.js';
 import { type RunningUi, startUi } from '../../src/ui/ui-server.js';
+import {
+  escapeRegExp,
+  launchChromium,
+  openPage,
+  problemsOf,
+  rows,
+  textOf,
+  waitUntil,
+} from './browser-page.js';
 import {
   closedPort,
   type FakeMonitoringServer,
@@ -69,10 +78,7 @@ before(async () => {
     liveTimeoutMs: 500,
     ...(await dashboardServices(store, metadata)),
   });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu'],
-  });
+  const browser = await launchChromium();
   ctx = { workspace, store, metadata, fake, downUrl, ui, browser };
 });
 
@@ -86,55 +92,8 @@ after(async () => {
   ctx.workspace.remove();
 });
 
-/** Console errors (a CSP violation, a failed request), page errors and dialogs, per page. */
-const problems = new WeakMap<Page, string[]>();
-
-function problemsOf(page: Page): string[] {
-  return problems.get(page) ?? [];
-}
-
-async function open(route: string): Promise<Page> {
-  const page = await ctx.browser.newPage();
-  const found: string[] = [];
-  problems.set(page, found);
-  page.on('console', (message) => {
-    if (message.type() === 'error') found.push(`console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => found.push(`page error: ${error.message}`));
-  page.on('dialog', (dialog) => {
-    found.push(`dialog: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  await page.goto(`${ctx.ui.url}#/${route}`);
-  return page;
-}
-
-/** The text of each body row of a table, cells joined by " | " (an empty first cell: "| …"). */
-async function rows(table: Locator): Promise<string[]> {
-  const texts: string[] = [];
-  for (const row of await table.locator('tbody tr').all()) {
-    texts.push(
-      (await row.locator('th, td').allInnerTexts())
-        .map((s) => s.trim())
-        .join(' | ')
-        .trim(),
-    );
-  }
-  return texts;
-}
-
-/** The text a locator holds, trimmed. */
-async function textOf(locator: Locator): Promise<string> {
-  return ((await locator.textContent()) ?? '').trim();
-}
-
-/** Polls `condition` until it holds (what a person would wait for), failing after `ms`. */
-async function waitUntil(condition: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function open(route: string): Promise<Page> {
+  return openPage(ctx.browser, ctx.ui.url, route);
 }
 
 describe('the dashboard in a browser', () => {
@@ -310,10 +269,11 @@ describe('the dashboard in a browser', () => {
     }
   });
 
-  it('says that no deployments are recorded', async () => {
+  it('says that no deployments are recorded (test/ui/deployments-browser.test.ts shows some)', async () => {
     const page = await open('deployments');
     try {
       await page.getByText('No deployments recorded.').waitFor();
+      assert.equal(await page.locator('section.refusals').count(), 0);
       assert.equal(await page.getByRole('heading', { name: 'Deployments', level: 2 }).count(), 1);
       assert.equal(await textOf(page.locator('nav a[aria-current="page"]')), 'Deployments');
       assert.deepEqual(problemsOf(page), []);
@@ -418,7 +378,3 @@ describe('the dashboard in a browser', () => {
     }
   });
 });
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

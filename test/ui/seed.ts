@@ -1,14 +1,22 @@
 /**
  * Records for the dashboard tests: runs written through the metadata store's API (fast, for
  * the API suite on SQLite and PostgreSQL) or by the real `ledge run` in a temp workspace (for
- * the browser suite), model versions and aliases through the registry, and monitoring history
- * through MonitoringRecords, the way inference servers write it.
+ * the browser suite), model versions and aliases through the registry, monitoring history
+ * through MonitoringRecords, the way inference servers write it, and control runs and
+ * deployments through the functions the control plane and `ledge deploy` record them with.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sha256 } from '../../src/core/digest.js';
+import { ControlRunRecords } from '../../src/metadata/control-runs.js';
+import {
+  activateDeployment,
+  endDeployment,
+  failDeployment,
+  startDeployment,
+} from '../../src/metadata/deployments.js';
 import type { MetadataStore } from '../../src/metadata/metadata-store.js';
 import { registerModelVersion, setAlias } from '../../src/metadata/model-registry.js';
 import { MonitoringRecords } from '../../src/metadata/monitoring-records.js';
@@ -186,6 +194,153 @@ export async function seedMonitoringHistory(metadata: MetadataStore): Promise<vo
     message: 'drift alert: oov_rate psi 0.52 > 0.2',
     properties: { feature: 'oov_rate' },
   });
+}
+
+/** The commit of the push that started the first run, and why a deployment failed. */
+export const PUSHED_COMMIT = '4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d';
+export const FAILED_REASON =
+  "start: the server exited with code 1: cannot load version 1 of 'imdb-sentiment': ONNX Runtime cannot load model.onnx: Protobuf parsing failed.";
+export const GATE_REASON =
+  "quality gate: refusing imdb-sentiment@3 on target 'local': accuracy 0.7 is worse than imdb-sentiment@2 (deployment 2) at 0.9";
+
+export interface SeededDeployments {
+  /** On target `local`: @1 (superseded), @2 (serving), @1 again (failed, cause is markup). */
+  superseded: number;
+  serving: number;
+  failed: number;
+  /** On target `edge` (engine): a bundle deployed by path (not registered), then stopped. */
+  stopped: number;
+  /** The control runs that started the two pipeline runs: a GitHub push, then a saved params.yaml. */
+  controlRuns: [number, number];
+  /** A pipeline run the quality gate refused (gated), and its control run. */
+  gatedRun: number;
+  gatedControlRun: number;
+}
+
+/**
+ * The chain from a change to a served version: control runs that started `runs` (a push, then
+ * a saved params.yaml), deployments of the model versions their train stages produced, a failed
+ * deployment, a stopped one of an unregistered bundle, and a pipeline run the gate refused.
+ */
+export async function seedDeployments(
+  metadata: MetadataStore,
+  seeded: { runs: [number, number]; modelDigests: [string, string] },
+): Promise<SeededDeployments> {
+  const control = new ControlRunRecords(metadata, 'test:/ws');
+  const controlRuns: number[] = [];
+  const causes = [
+    {
+      kind: 'webhook',
+      at: '2026-11-27T09:00:00.000Z',
+      provider: 'github',
+      delivery: 'd-101',
+      branch: 'main',
+      commit: PUSHED_COMMIT,
+    },
+    { kind: 'file', at: '2026-11-27T09:30:00.000Z', paths: ['params.yaml'] },
+  ];
+  for (const [i, cause] of causes.entries()) {
+    const queued = await control.enqueue([cause], []);
+    await control.markRunning(queued.id, process.pid);
+    await control.finish(queued.id, { status: 'succeeded', exitCode: 0, pipelineRunId: seeded.runs[i] });
+    controlRuns.push(queued.id);
+  }
+
+  const gate = (candidate: number) => ({
+    passed: true,
+    metric: 'accuracy',
+    direction: 'higher',
+    candidate,
+    message: `accuracy ${candidate} passes the minimum 0.75`,
+    forced: false,
+  });
+  const steps = [
+    { step: 'start', ok: true, ms: 700, detail: 'pid 4242 on port 43279' },
+    { step: 'ready', ok: true, ms: 20 },
+    { step: 'smoke', ok: true, ms: 15, detail: 'score 0.66' },
+    { step: 'switch', ok: true, ms: 2 },
+  ];
+  const url = 'http://127.0.0.1:8080';
+  const deploy = async (
+    target: string,
+    version: number | null,
+    digest: string,
+    cause: string,
+    previousId: number | null,
+  ) =>
+    startDeployment(metadata.db, {
+      target,
+      modelName: 'imdb-sentiment',
+      modelVersion: version,
+      modelDigest: digest,
+      location: version === null ? '/ws/models/imdb-sentiment' : `/ws/.ledge/models/${digest.slice(7, 23)}`,
+      cause,
+      previousId,
+      properties: {
+        metrics: { accuracy: 0.8 },
+        gate: gate(0.8),
+        kind: target === 'edge' ? 'engine' : 'local',
+      },
+    });
+  const activate = async (id: number) =>
+    activateDeployment(metadata.db, id, {
+      properties: {
+        url,
+        steps,
+        serving: { deploymentId: id, name: 'imdb-sentiment', since: new Date().toISOString(), details: {} },
+      },
+    });
+
+  const first = await deploy('local', 1, seeded.modelDigests[0], 'manual', null);
+  await activate(first.id);
+  const second = await deploy(
+    'local',
+    2,
+    seeded.modelDigests[1],
+    "the example pipeline's deploy stage",
+    first.id,
+  );
+  await activate(second.id);
+  const third = await deploy('local', 1, seeded.modelDigests[0], SCRIPT_CAUSE, second.id);
+  await failDeployment(metadata.db, third.id, FAILED_REASON, {
+    url,
+    steps: [{ step: 'start', ok: false, ms: 300, detail: FAILED_REASON }],
+    serving: { deploymentId: second.id, since: new Date().toISOString() },
+  });
+  const edge = await deploy('edge', null, seeded.modelDigests[0], 'manual', null);
+  await activate(edge.id);
+  await endDeployment(metadata.db, edge.id, 'stopped', 'stopped by `ledge deploy stop`');
+
+  // The control plane's run of a change whose model the gate refused: the run is gated.
+  const gatedControl = await control.enqueue(
+    [{ kind: 'schedule', at: '2026-11-27T10:00:00.000Z', cron: '0 2 * * *', name: 'nightly' }],
+    [],
+  );
+  await control.markRunning(gatedControl.id, process.pid);
+  const gatedRun = await metadata.startExecution({
+    type: 'run',
+    name: 'ledge.yaml',
+    cause: `control run ${gatedControl.id}: schedule nightly`,
+    ledgeVersion: '0.1.0',
+    workspace: 'test:/ws',
+  });
+  await metadata.finishExecution(gatedRun, { status: 'failed', exitCode: 1 });
+  await control.finish(gatedControl.id, {
+    status: 'gated',
+    exitCode: 1,
+    reason: GATE_REASON,
+    pipelineRunId: gatedRun,
+  });
+  await control.markPipelineRunGated(gatedRun, GATE_REASON);
+  return {
+    superseded: first.id,
+    serving: second.id,
+    failed: third.id,
+    stopped: edge.id,
+    controlRuns: controlRuns as [number, number],
+    gatedRun,
+    gatedControlRun: gatedControl.id,
+  };
 }
 
 /** A tiny two-stage pipeline whose params and log carry markup. */

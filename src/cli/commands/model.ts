@@ -116,6 +116,18 @@ function splitAliasRef(text: string): { name: string; alias: string } {
   return { name: text.slice(0, at), alias: text.slice(at + 1) };
 }
 
+/**
+ * The pipeline stage execution running this command, when it runs inside a stage of this
+ * workspace (`ledge run` sets LEDGE_EXECUTION_ID and LEDGE_WORKSPACE): the model version then
+ * records what produced it. A stage of another workspace, whose ids mean nothing here, gives none.
+ */
+function stageExecutionOf(root: string): number | undefined {
+  const id = Number(process.env.LEDGE_EXECUTION_ID);
+  const workspace = process.env.LEDGE_WORKSPACE;
+  if (!Number.isSafeInteger(id) || id < 1 || workspace === undefined) return undefined;
+  return path.resolve(workspace) === path.resolve(root) ? id : undefined;
+}
+
 export function registerModelCommands(program: Command, context: () => CommandContext): void {
   const model = program
     .command('model')
@@ -142,6 +154,7 @@ export function registerModelCommands(program: Command, context: () => CommandCo
           aliases: flags.alias,
           force: flags.force,
           kind,
+          executionId: stageExecutionOf(store.ws.root),
         });
       } finally {
         await metadata.close();

@@ -6,7 +6,7 @@ import type { UiInfo } from '../api-types.js';
 import { getJson } from './api-client.js';
 import { errorBox } from './components.js';
 import { doc, type Elem, h, win } from './dom.js';
-import { deploymentsPage } from './pages/deployments.js';
+import { deploymentDetailPage, deploymentsPage } from './pages/deployments.js';
 import { modelsPage } from './pages/models.js';
 import { monitoringPage } from './pages/monitoring.js';
 import { queuePanel } from './pages/run-queue.js';
@@ -78,8 +78,9 @@ async function start(): Promise<void> {
         reloadRuns = await runsPage(page, route, queue?.element);
       } else if (first === 'runs') await runDetailPage(page, route);
       else if (first === 'compare') await comparePage(page, route);
-      else if (first === 'models') await modelsPage(page);
-      else if (first === 'deployments') await deploymentsPage(page);
+      else if (first === 'models') await modelsPage(page, route);
+      else if (first === 'deployments' && id === undefined) await deploymentsPage(page);
+      else if (first === 'deployments') await deploymentDetailPage(page, route);
       else if (first === 'monitoring') stop = monitoringPage(page, info);
       else
         page.replaceChildren(

@@ -1,11 +1,15 @@
-/** Models: every registered model with its aliases and versions (digest, size, metrics). */
+/**
+ * Models: every registered model with its aliases and versions (digest, size, metrics).
+ * `#/models?model=NAME&version=N` (a deployment's link) marks that version's row.
+ */
 import type { ModelInfo } from '../../api-types.js';
 import { getJson } from '../api-client.js';
 import { dataTable, emptyState, errorBox, link, pageHeading } from '../components.js';
 import { type Elem, h } from '../dom.js';
 import { formatBytes, formatTime, headlineMetrics, shortDigest } from '../format.js';
+import type { Route } from '../route.js';
 
-function modelSection(model: ModelInfo): Elem {
+function modelSection(model: ModelInfo, selected: number | undefined): Elem {
   const aliases = Object.entries(model.aliases).sort(([a], [b]) => (a < b ? -1 : 1));
   const latest = model.versions[0];
   return h(
@@ -40,12 +44,15 @@ function modelSection(model: ModelInfo): Elem {
       ]),
       numeric: [0, 3],
       className: 'data versions',
+      rowClass: (i) => (model.versions[i]!.version === selected ? 'selected' : undefined),
     }),
   );
 }
 
-/** `#/models` */
-export async function modelsPage(view: Elem): Promise<void> {
+/** `#/models[?model=NAME&version=N]` */
+export async function modelsPage(view: Elem, route: Route): Promise<void> {
+  const selectedModel = route.query.get('model');
+  const selectedVersion = Number(route.query.get('version') ?? '');
   view.replaceChildren(pageHeading('Models'), h('p', { class: 'loading' }, 'Loading…'));
   let models: ModelInfo[];
   try {
@@ -65,6 +72,12 @@ export async function modelsPage(view: Elem): Promise<void> {
             'Register one with `ledge model register PATH --name NAME` or `ledge model import FILE.onnx --name NAME`.',
           ),
         )
-      : h('div', {}, ...models.map(modelSection)),
+      : h(
+          'div',
+          {},
+          ...models.map((model) =>
+            modelSection(model, model.name === selectedModel ? selectedVersion : undefined),
+          ),
+        ),
   );
 }

@@ -7,37 +7,10 @@
  */
 import type { ControlSession, EnqueueAnswer, PipelineStages, QueueRun } from '../../api-types.js';
 import { getJson, postJson } from '../api-client.js';
+import { causesLine } from '../causes.js';
 import { dataTable, errorBox, link, statusBadge } from '../components.js';
 import { type Elem, type FormElem, h } from '../dom.js';
 import { duration, formatTime } from '../format.js';
-
-/** One line per cause, as `ledge run --cause` summarises them. */
-export function causeLine(cause: QueueRun['causes'][number]): string {
-  const text = (key: string) => (typeof cause[key] === 'string' ? (cause[key] as string) : undefined);
-  switch (cause.kind) {
-    case 'manual':
-      return `manual${text('user') ? ` (${text('user')})` : ''}${text('note') ? `: ${text('note')}` : ''}${cause.force === true ? ', forced' : ''}`;
-    case 'webhook':
-      return `webhook ${text('provider') ?? ''}${text('delivery') ? `, delivery ${text('delivery')}` : ''}${text('commit') ? `, commit ${text('commit')!.slice(0, 12)}` : ''}`;
-    case 'commit':
-      return `commit ${(text('commit') ?? '?').slice(0, 12)} on ${text('branch') ?? '?'}`;
-    case 'schedule':
-      return `schedule ${text('name') ?? text('cron') ?? ''}${cause.catchUp === true ? ', made up after a stop' : ''}`.trim();
-    case 'file': {
-      const paths = Array.isArray(cause.paths) ? cause.paths.map(String) : [];
-      return `changed ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ` and ${paths.length - 3} more` : ''}`;
-    }
-    default:
-      return cause.kind;
-  }
-}
-
-function causesText(run: QueueRun): string {
-  const lines = run.causes.map(causeLine);
-  return lines.length <= 3
-    ? lines.join('; ')
-    : `${lines.slice(0, 2).join('; ')} and ${lines.length - 2} more`;
-}
 
 /**
  * What the Run pipeline button runs: a checkbox per stage of ledge.yaml (none checked: the whole
@@ -200,7 +173,7 @@ export function queuePanel(refreshSeconds: number, onRunEnded: () => void): Queu
       const row = (run: QueueRun) => [
         String(run.id),
         statusBadge(run.status),
-        causesText(run),
+        causesLine(run.causes),
         run.stages.length === 0 ? 'all' : run.stages.join(', '),
         formatTime(run.requestedAt),
         run.startedAt ? duration(run.startedAt, run.endedAt ?? new Date().toISOString()) : '–',
@@ -234,7 +207,7 @@ export function queuePanel(refreshSeconds: number, onRunEnded: () => void): Queu
               rows: ended.map((run) => [
                 String(run.id),
                 statusBadge(run.status),
-                causesText(run),
+                causesLine(run.causes),
                 run.pipelineRunId === null
                   ? '–'
                   : link(`#/runs/${run.pipelineRunId}`, `run ${run.pipelineRunId}`),
