@@ -5,10 +5,11 @@
  * store's own functions (deployments, registry, executions, control runs); no SQL of its own.
  *
  * The producing execution is the model version's `execution_id` (or the deployment's
- * `run_execution_id`) when recorded, else the lineage: the newest stage execution that wrote
- * the model's digest before the deployment started (`ledge model register` and `ledge deploy
- * DIR` in a pipeline stage do not know their execution; a bundle's digest is the digest of the
- * stage output it was registered from).
+ * `run_execution_id`) when recorded — `ledge model register` in a pipeline stage records its
+ * stage's execution (LEDGE_EXECUTION_ID) — else the lineage: the newest stage execution that
+ * wrote the model's digest before the deployment started (a model registered by hand, or
+ * `ledge deploy DIR` of an unregistered bundle; a bundle's digest is the digest of the stage
+ * output it came from).
  */
 import { isLedgeError } from '../core/errors.js';
 import { type ControlRun, controlRunOfPipelineRun } from '../metadata/control-runs.js';
