@@ -21,6 +21,11 @@ export interface LockOptions {
   command: string;
   /** Called once when the lock is busy and we start waiting. */
   onWait?: (holder: LockHolder) => void;
+  /**
+   * Called, and awaited, once the lock is ours after taking it over from a holder that died
+   * (this host only): what it left behind can be cleaned up before the new holder works.
+   */
+  onStale?: (holder: LockHolder) => Promise<void> | void;
   pollMs?: number;
 }
 
@@ -109,6 +114,7 @@ export async function acquireLock(lockPath: string, options: LockOptions): Promi
   };
   const deadline = Date.now() + options.timeoutMs;
   let announced = false;
+  let stale: LockHolder | undefined;
   for (;;) {
     if (tryCreate(lockPath, me)) break;
     const holder = readHolder(lockPath);
@@ -116,6 +122,7 @@ export async function acquireLock(lockPath: string, options: LockOptions): Promi
       // Unreadable: being written by an older ledge, or garbage. Treat as held briefly.
     } else if (!isAlive(holder)) {
       breakStale(lockPath, holder);
+      stale = holder;
       continue;
     }
     if (Date.now() >= deadline) {
@@ -133,7 +140,7 @@ export async function acquireLock(lockPath: string, options: LockOptions): Promi
     await sleep(options.pollMs ?? 50);
   }
   held.add(lockPath);
-  return {
+  const lock: Lock = {
     path: lockPath,
     release() {
       if (!held.delete(lockPath)) return;
@@ -142,4 +149,13 @@ export async function acquireLock(lockPath: string, options: LockOptions): Promi
         fs.rmSync(lockPath, { force: true });
     },
   };
+  if (stale && options.onStale) {
+    try {
+      await options.onStale(stale);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+  return lock;
 }

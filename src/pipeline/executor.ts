@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LedgeError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
-import { LOCK_HOLDER_ENV } from '../store/workspace.js';
+import { LOCK_HOLDER_ENV, WORKSPACE_ENV } from '../store/workspace.js';
 import {
   type LockedStage,
   type LockFile,
@@ -403,7 +403,7 @@ export class PipelineExecutor {
         LEDGE_RUN_ID: String(this.recorder.currentRunId ?? ''),
         // What a stage records (a model registered, a deployment) names the execution that made it.
         LEDGE_EXECUTION_ID: String(executionId),
-        LEDGE_WORKSPACE: this.store.ws.root,
+        [WORKSPACE_ENV]: this.store.ws.root,
         [LOCK_HOLDER_ENV]: String(process.pid),
       },
       onLine: (stream, line) => this.reporter.stageLine(stage.name, stream, line),

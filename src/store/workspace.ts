@@ -7,9 +7,12 @@ import path from 'node:path';
 import { writeFileAtomicSync } from '../core/atomic-fs.js';
 import { LedgeError } from '../core/errors.js';
 import { acquireLock, type Lock, readHolder } from '../core/lock.js';
+import { processesWithEnv, stopProcessGroups } from '../core/process-groups.js';
 
 /** Set by `ledge run` for its stages: the PID holding the workspace lock they may share. */
 export const LOCK_HOLDER_ENV = 'LEDGE_LOCK_HOLDER';
+/** …and the workspace it works in (`ledge run` sets both for its stages). */
+export const WORKSPACE_ENV = 'LEDGE_WORKSPACE';
 
 import {
   type LedgeConfig,
@@ -155,6 +158,20 @@ export class Workspace {
         onWait?.(
           `waiting for the workspace lock held by PID ${holder.pid} (${holder.command}, since ${holder.since})`,
         ),
+      // A holder killed outright (SIGKILL) could not stop what it started on its behalf (a
+      // `ledge run`'s stages): stop those before this command works, so that two runs never
+      // write the same outputs.
+      onStale: async (holder) => {
+        const left = processesWithEnv({
+          [LOCK_HOLDER_ENV]: String(holder.pid),
+          [WORKSPACE_ENV]: this.root,
+        });
+        if (left.length === 0) return;
+        const groups = await stopProcessGroups(left.map((p) => p.pgid));
+        onWait?.(
+          `stopped ${groups === 1 ? 'a process group' : `${groups} process groups`} left running by PID ${holder.pid} (${holder.command}), which died holding the workspace lock`,
+        );
+      },
     });
   }
 }

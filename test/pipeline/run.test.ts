@@ -325,8 +325,9 @@ describe('ledge run', () => {
     outs: [long.out]
 `,
       );
-      // A SIGKILLed ledge cannot stop its stage: that one is left to the test to clean up.
+      // A SIGKILLed ledge cannot stop its stage; the next run does (the test cleans up if not).
       t.after(() => spawnSync('pkill', ['-f', token]));
+      const stageAlive = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(token);
       const child = startLedge(['run'], { cwd: root, t });
       let output = '';
       child.stdout!.on('data', (chunk: Buffer) => {
@@ -339,8 +340,9 @@ describe('ledge run', () => {
         assert.equal(result.code, 130, result.stderr);
         assert.match(result.stderr, /interrupted/);
         // The stage's process group was stopped with it.
-        const sleeping = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-        assert.ok(!sleeping.includes(token), 'no process of the stage is left');
+        assert.ok(!stageAlive(), 'no process of the stage is left');
+      } else {
+        assert.ok(stageAlive(), 'the stage outlives a SIGKILLed ledge run');
       }
       const rows = await listJson(root);
       assert.deepEqual(
@@ -353,8 +355,13 @@ describe('ledge run', () => {
         path.join(root, 'ledge.yaml'),
         fs.readFileSync(path.join(root, 'ledge.yaml'), 'utf8').replace('sleep 30', 'true'),
       );
-      await ok(root, ['run']);
+      const next = await ok(root, ['run']);
       assert.ok(fs.existsSync(path.join(root, 'long.out')));
+      // Taking over a dead holder's lock stops what it left running: the stage can no longer
+      // write its output behind the new run's back.
+      assert.ok(!stageAlive(), 'the orphaned stage was stopped');
+      if (signal === 'SIGKILL')
+        assert.match(next.stderr, /stopped a process group left running by PID \d+ \(ledge run\)/);
     });
   }
 });

@@ -411,6 +411,45 @@ describe('safety: workspace lock', () => {
     assert.equal(fs.existsSync(lockPath), false, 'the lock is released after the command');
   });
 
+  it("stops what a dead holder left running in this workspace, and nothing of another's", async (t) => {
+    const root = await newWorkspace(t);
+    fs.writeFileSync(path.join(root, 'c.txt'), 'c\n');
+    const dead = await deadPid();
+    fs.writeFileSync(
+      path.join(root, '.ledge', 'lock'),
+      JSON.stringify({
+        pid: dead,
+        host: os.hostname(),
+        command: 'ledge run',
+        since: new Date().toISOString(),
+      }),
+    );
+    // What a `ledge run` killed with SIGKILL leaves: its stage's process group, still running.
+    const stage = (workspace: string) => {
+      const child = spawn('sleep', ['60'], {
+        detached: true,
+        stdio: 'ignore',
+        env: { ...process.env, LEDGE_LOCK_HOLDER: String(dead), LEDGE_WORKSPACE: workspace },
+      });
+      t.after(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      return child;
+    };
+    const orphan = stage(root);
+    const another = stage(path.join(root, 'elsewhere'));
+    const orphanExit = exitOf(orphan);
+
+    const result = await ledge(root, ['add', 'c.txt']);
+    assert.match(
+      result.stderr,
+      new RegExp(`stopped a process group left running by PID ${dead} \\(ledge run\\)`),
+    );
+    await orphanExit;
+    assert.equal(orphan.signalCode, 'SIGTERM');
+    assert.equal(another.exitCode ?? another.signalCode, null, "another workspace's process is left alone");
+  });
+
   it('waits for a live holder and takes over once that holder is killed', async (t) => {
     const root = await newWorkspace(t);
     fs.writeFileSync(path.join(root, 'b.txt'), 'b\n');
