@@ -75,6 +75,55 @@ describe('runs of pushed commits through ledge server', () => {
   });
 });
 
+describe('runs of pushed commits with the file-watch trigger on', () => {
+  it("the server's own checkout of a push is not a save: one run per push; a real save still runs", async (t) => {
+    const { root, dev } = workspaceWithOrigin(t, {
+      '.gitignore': GITIGNORE,
+      '.ledge/server.yaml':
+        'port: 0\npublic_read: true\ntriggers:\n  watch: { debounce: 0.2 }\n' +
+        '  github: { secret_env: TEST_GITHUB_SECRET, branch: main }\n',
+    });
+    const server = await startServer(t, root, [], { TEST_GITHUB_SECRET: SECRET });
+    const runs = async () =>
+      (await api(`${server.url}/api/queue`, 'GET')).body as {
+        id: number;
+        status: string;
+        causes: { kind: string }[];
+      }[];
+    const settled = (list: { status: string }[]) =>
+      list.every((r) => r.status !== 'queued' && r.status !== 'running');
+
+    const pushed = pushCommit(
+      dev,
+      { 'input.txt': 'pushed\n', 'params.yaml': 'train:\n  epochs: 2\n' },
+      'pushed',
+    );
+    assert.equal((await deliver(server.url, pushed, 'd-watch')).status, 202);
+    await until(async () => {
+      const list = await runs();
+      return list.length > 0 && settled(list) ? list : undefined;
+    }, 'the push run to end');
+    // Longer than the debounce: a watcher taking the checkout for saves would have queued a run.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const afterPush = await runs();
+    assert.deepEqual(
+      afterPush.map((r) => [r.status, r.causes.map((c) => c.kind).join('+')]),
+      [['succeeded', 'webhook']],
+    );
+    assert.equal(read(root, 'prepared.txt'), 'pushed\n');
+
+    fs.writeFileSync(path.join(root, 'input.txt'), 'saved by hand\n');
+    const saved = await until(async () => {
+      const list = await runs();
+      return list.length === 2 && settled(list) ? list : undefined;
+    }, 'a run for the save');
+    assert.ok(
+      saved.some((r) => r.causes.some((c) => c.kind === 'file')),
+      JSON.stringify(saved),
+    );
+  });
+});
+
 const push = (commit: string): RunCause => ({
   kind: 'webhook',
   at: new Date().toISOString(),

@@ -30,6 +30,8 @@ export interface PushedCommitCheckoutOptions {
   note(line: string): void;
   /** Called once HEAD moved (`ledge checkout`); throws with a one-line message on failure. */
   afterMove(): Promise<void>;
+  /** Called once, just before the first change to the workspace's files. */
+  beforeMove?(): void;
 }
 
 export type PushedCommitCheckout =
@@ -144,6 +146,7 @@ export async function checkoutPushedCommit(
   // What ledge changed here that the pushed commits change too: the pushed version wins (the
   // run writes them again; outputs and metrics are in the cache), so the merge is not refused.
   const incoming = (await git(root, ['diff', '--name-only', '-z', head, target])).split('\0').filter(Boolean);
+  options.beforeMove?.();
   const reset = incoming.filter((p) => ledgeChanged.includes(p));
   if (reset.length > 0) {
     await git(root, ['checkout', 'HEAD', '--', ...reset]);

@@ -31,6 +31,11 @@ export interface WorkspacePreparerOptions {
   ledge: string[];
   logDir: string;
   env?: NodeJS.ProcessEnv | undefined;
+  /**
+   * Told before the preparation changes the workspace's files and after it is done (so that a
+   * file-watch trigger does not take the server's own checkout for a user's save).
+   */
+  workspaceChanges?: { starting(): void; finished(): void };
 }
 
 /**
@@ -73,6 +78,7 @@ export function workspacePreparer(options: WorkspacePreparerOptions): RunPrepare
       note(
         `run ${run.id} is for ${target.commit ? `commit ${target.commit}` : 'the tip'} of ${target.branch}`,
       );
+      let changing = false;
       const result = await checkoutPushedCommit({
         root: options.root,
         remote: options.remote,
@@ -80,7 +86,13 @@ export function workspacePreparer(options: WorkspacePreparerOptions): RunPrepare
         commit: target.commit,
         signal,
         note,
+        beforeMove: () => {
+          changing = true;
+          options.workspaceChanges?.starting();
+        },
         afterMove: () => ledgeCheckout(options, log, note),
+      }).finally(() => {
+        if (changing) options.workspaceChanges?.finished();
       });
       if (!result.ok) {
         note(`not run: ${result.reason}`);

@@ -85,6 +85,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     stages: config.triggers.gitlab.stages,
   };
 
+  let watcher: FileWatchTrigger | undefined;
   const queue = new RunQueue({
     records: runs,
     metadata,
@@ -96,7 +97,15 @@ export async function startControlServer(options: ControlServerOptions): Promise
       ledgeRunLauncher({ ledge: options.ledge, cwd: options.root, logDir, runArgs: config.run_args, env }),
     preparer:
       options.preparer ??
-      workspacePreparer({ root: options.root, remote: config.git_remote, ledge: options.ledge, logDir, env }),
+      workspacePreparer({
+        root: options.root,
+        remote: config.git_remote,
+        ledge: options.ledge,
+        logDir,
+        env,
+        // The server's own checkout of a pushed commit is not a save (the watcher is made below).
+        workspaceChanges: { starting: () => watcher?.pause(), finished: () => watcher?.resume() },
+      }),
   });
   const { interrupted } = await queue.start();
   if (interrupted.length > 0)
@@ -106,16 +115,15 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const triggers: Trigger[] = [];
   const { watch, git, schedule } = config.triggers;
   if (watch) {
-    triggers.push(
-      new FileWatchTrigger({
-        root: options.root,
-        debounceMs: watch.debounce * 1000,
-        paths: watch.paths,
-        stages: watch.stages,
-        enqueue,
-        log,
-      }),
-    );
+    watcher = new FileWatchTrigger({
+      root: options.root,
+      debounceMs: watch.debounce * 1000,
+      paths: watch.paths,
+      stages: watch.stages,
+      enqueue,
+      log,
+    });
+    triggers.push(watcher);
   }
   if (git) {
     triggers.push(

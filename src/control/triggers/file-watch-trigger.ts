@@ -3,6 +3,12 @@
  * fs.watch watchers on the directories involved (recursive watching on Linux polls every file
  * in Node 20), debounces a burst of saves and asks for one run naming the changed paths.
  * A change of `ledge.yaml` recomputes what is watched.
+ *
+ * The server itself changes watched files when it brings the workspace to a pushed commit
+ * (fast-forward, `ledge checkout`): `pause()` before and `resume()` after. Paths changed while
+ * paused are no save of the user's and start no run; the state each had at `resume()` is kept
+ * for a few seconds so that late notifications about it are dropped too, while a real save
+ * after it (a different mtime or size) still counts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +29,9 @@ export interface FileWatchOptions {
 
 const SKIP_DIRS = new Set(['.git', '.ledge', 'node_modules']);
 
+/** How long late notifications about the server's own changes are recognised. */
+const OWN_CHANGE_MEMORY_MS = 5000;
+
 export class FileWatchTrigger implements Trigger {
   readonly name = 'watch';
   private readonly watchers = new Map<string, fs.FSWatcher>();
@@ -30,6 +39,10 @@ export class FileWatchTrigger implements Trigger {
   private pending = new Set<string>();
   private firstChangeAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private paused = 0;
+  private readonly changedWhilePaused = new Set<string>();
+  /** Path → its state when the server's own change ended, and until when that is remembered. */
+  private readonly ownChanges = new Map<string, { state: string; until: number }>();
 
   constructor(private readonly options: FileWatchOptions) {}
 
@@ -111,9 +124,49 @@ export class FileWatchTrigger implements Trigger {
     this.watchers.set(dir, watcher);
   }
 
+  /** The server is about to change the workspace itself: what changes now is not a save. */
+  pause(): void {
+    this.paused++;
+  }
+
+  /** …and is done: what changed meanwhile is remembered as the server's own change. */
+  resume(): void {
+    if (this.paused === 0 || --this.paused > 0) return;
+    const until = Date.now() + OWN_CHANGE_MEMORY_MS;
+    for (const rel of this.changedWhilePaused) this.ownChanges.set(rel, { state: this.stateOf(rel), until });
+    this.changedWhilePaused.clear();
+    if (this.set.include.length > 0) this.reload(); // ledge.yaml may have changed with the commit
+  }
+
+  /** What identifies a file's content cheaply: size, mtime and inode, or its absence. */
+  private stateOf(rel: string): string {
+    try {
+      const st = fs.statSync(path.join(this.options.root, rel), { bigint: true });
+      return `${st.size}:${st.mtimeNs}:${st.ino}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
+  /** A notification about the server's own change (while paused, or late, with nothing changed since). */
+  private isOwnChange(rel: string): boolean {
+    if (this.paused > 0) {
+      this.changedWhilePaused.add(rel);
+      return true;
+    }
+    const own = this.ownChanges.get(rel);
+    if (!own) return false;
+    if (Date.now() > own.until) {
+      this.ownChanges.delete(rel);
+      return false;
+    }
+    return own.state === this.stateOf(rel);
+  }
+
   private changed(rel: string): void {
-    if (rel === 'ledge.yaml') this.reload();
+    if (rel === 'ledge.yaml' && this.paused === 0) this.reload();
     if (!isWatchedChange(rel, this.set)) return;
+    if (this.isOwnChange(rel)) return;
     // A new directory inside a watched one: watch it too.
     try {
       if (fs.statSync(path.join(this.options.root, rel)).isDirectory()) this.watch(rel);
