@@ -15,6 +15,7 @@ import { RunQueue } from '../../src/control/queue/run-queue.js';
 import { githubSignature } from '../../src/control/triggers/webhook-signature.js';
 import type { RunCause } from '../../src/metadata/control-runs.js';
 import { LEDGE_BIN, runLedge } from '../helpers/cli.js';
+import { tempDir, writeTree } from '../helpers/temp-dir.js';
 import { countOf, openRecords, until } from './helpers/control-workspace.js';
 import { gitIn, pushCommit, read, workspaceWithOrigin } from './helpers/git-remote.js';
 import { api, startServer } from './helpers/server-process.js';
@@ -218,5 +219,26 @@ describe('runs of pushed commits: refusals that leave the workspace as it was', 
     assert.equal(gitIn(root, 'rev-parse', 'HEAD'), pushed);
     assert.match(read(root, 'model.txt'), /epochs: 5/);
     assert.equal(gitIn(root, 'status', '--porcelain', '--untracked-files=no'), '');
+  });
+
+  it('pulls the data a pushed commit names from the default data remote', async (t) => {
+    const { root, dev } = workspaceWithOrigin(t);
+    const { runFor } = await queueFor(t, root);
+    const store = path.join(tempDir(t, 'ledge-data-remote-'), 'store');
+    const inDev = async (...args: string[]) => {
+      const result = await runLedge(args, { cwd: dev });
+      assert.equal(result.code, 0, `ledge ${args.join(' ')}: ${result.stderr}`);
+    };
+    // The developer adds data, pushes its objects to the data remote and its pointer to git.
+    await inDev('remote', 'add', 'store', store, '--default');
+    writeTree(dev, { 'data/extra.txt': 'only on the data remote\n' });
+    await inDev('add', 'data/extra.txt');
+    await inDev('push');
+    const pushed = pushCommit(dev, {}, 'extra data');
+
+    const run = await runFor(push(pushed));
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(read(root, 'data/extra.txt'), 'only on the data remote\n');
+    assert.match(read(root, path.join('.ledge', 'state', 'control', 'runs', `${run.id}.log`)), /ledge pull/);
   });
 });

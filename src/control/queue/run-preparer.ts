@@ -1,7 +1,7 @@
 /**
  * What happens to the workspace between a run leaving the queue and its `ledge run`: a run
  * asked for by a push or a new commit is brought to that commit first (fetch, fast-forward,
- * `ledge checkout`: git/pushed-commit-checkout.ts); any run records the commit it ran.
+ * `ledge pull` or `ledge checkout`: git/pushed-commit-checkout.ts); any run records the commit it ran.
  * Its lines go to the top of the run's log.
  */
 import { spawn } from 'node:child_process';
@@ -27,7 +27,7 @@ export interface WorkspacePreparerOptions {
   root: string;
   /** The git remote pushed commits are fetched from (`origin`). */
   remote: string;
-  /** The command that runs ledge (for `ledge checkout`). */
+  /** The command that runs ledge (for `ledge pull` and `ledge checkout`). */
   ledge: string[];
   logDir: string;
   env?: NodeJS.ProcessEnv | undefined;
@@ -38,30 +38,67 @@ export interface WorkspacePreparerOptions {
   workspaceChanges?: { starting(): void; finished(): void };
 }
 
-/**
- * Runs `ledge checkout` with its output appended to `log`. Not fatal when it fails: objects not
- * in this cache (outputs the pusher produced) are what the run reproduces, and a missing data
- * dependency fails the run with its own error; the failure is noted in the log.
- */
-function ledgeCheckout(options: WorkspacePreparerOptions, log: string, note: (line: string) => void) {
+/** Runs `ledge ARGS` with its output appended to `log`; resolves to its exit code (-1: not started). */
+function runLedgeLogged(
+  options: WorkspacePreparerOptions,
+  args: string[],
+  log: string,
+  note: (line: string) => void,
+): Promise<number> {
   const [command, ...prefix] = options.ledge;
   const out = fs.openSync(log, 'a');
-  const child = spawn(command!, [...prefix, 'checkout'], {
+  const child = spawn(command!, [...prefix, ...args], {
     cwd: options.root,
     stdio: ['ignore', out, out],
     env: { ...(options.env ?? process.env), CI: 'true' },
   });
   fs.closeSync(out);
-  return new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     child.once('error', (error) => {
-      note(`cannot start ledge checkout: ${error.message}`);
-      resolve();
+      note(`cannot start ledge ${args[0]}: ${error.message}`);
+      resolve(-1);
     });
-    child.once('exit', (code) => {
-      if (code !== 0) note('ledge checkout did not restore everything (above); the run goes on');
-      resolve();
-    });
+    child.once('exit', (code) => resolve(code ?? -1));
   });
+}
+
+/** Whether the workspace has a default data remote (`ledge remote list --json`). */
+async function hasDefaultRemote(options: WorkspacePreparerOptions): Promise<boolean> {
+  const [command, ...prefix] = options.ledge;
+  const child = spawn(command!, [...prefix, 'remote', 'list', '--json'], {
+    cwd: options.root,
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...(options.env ?? process.env), CI: 'true' },
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8');
+  });
+  const code = await new Promise<number>((resolve) => {
+    child.once('error', () => resolve(-1));
+    child.once('close', (c) => resolve(c ?? -1));
+  });
+  if (code !== 0) return false;
+  try {
+    return (JSON.parse(out) as { default?: boolean }[]).some((remote) => remote.default === true);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Puts the data the pushed pointer files name in place: `ledge pull` when the workspace has a
+ * default data remote (the pusher's `ledge push` put new objects there), else `ledge checkout`.
+ * Not fatal when it fails: objects not found (outputs the pusher produced) are what the run
+ * reproduces, and a missing data dependency fails the run with its own error; the failure is
+ * noted in the log.
+ */
+async function bringData(options: WorkspacePreparerOptions, log: string, note: (line: string) => void) {
+  const pull = await hasDefaultRemote(options);
+  note(pull ? 'ledge pull (the default data remote)' : 'ledge checkout (no default data remote)');
+  const code = await runLedgeLogged(options, [pull ? 'pull' : 'checkout'], log, note);
+  if (code !== 0)
+    note(`ledge ${pull ? 'pull' : 'checkout'} did not restore everything (above); the run goes on`);
 }
 
 export function workspacePreparer(options: WorkspacePreparerOptions): RunPreparer {
@@ -90,7 +127,7 @@ export function workspacePreparer(options: WorkspacePreparerOptions): RunPrepare
           changing = true;
           options.workspaceChanges?.starting();
         },
-        afterMove: () => ledgeCheckout(options, log, note),
+        afterMove: () => bringData(options, log, note),
       }).finally(() => {
         if (changing) options.workspaceChanges?.finished();
       });
