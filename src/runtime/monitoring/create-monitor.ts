@@ -68,6 +68,14 @@ export interface MonitorOptions {
      * rather than after every 100 predictions; the window itself still holds every prediction.
      */
     minEvaluationSeconds?: number;
+    /**
+     * Predictions a second that get input statistics and enter the drift window, at most
+     * (default: `windowSize` a second). A busy server then computes the out-of-vocabulary rate
+     * for a sample, and its window spans at least a second of traffic instead of a fraction of
+     * one; every prediction is still counted in the metrics and the score histogram. With a
+     * prediction log, every prediction gets its statistics (the log records them).
+     */
+    maxSamplesPerSecond?: number;
   };
   /** POSTed a JSON body when a drift alert fires or resolves. */
   webhook?: WebhookOptions;
@@ -133,6 +141,10 @@ export class ServingMonitor implements Monitor {
   private readonly profileFor: MonitorOptions['profileFor'];
   private readonly driftOptions: DriftOptions;
   private readonly minEvaluationMs: number;
+  /** The drift sample's token bucket: predictions a second, and what is left now. */
+  private readonly samplesPerSecond: number;
+  private sampleBudget: number;
+  private sampleBudgetAt: number;
   private readonly accuracyOptions: { labels: number; seconds: number | undefined };
   private readonly sampleRate: number;
   private readonly predictionLog: PredictionLog | undefined;
@@ -151,6 +163,12 @@ export class ServingMonitor implements Monitor {
   private sinkPending = 0;
   private readonly lastHookError = new Map<string, number>();
   private closing: Promise<void> | undefined;
+  /** Requests and predictions noted by the hooks, not yet applied, with their times. */
+  private readonly pendingRequests: RequestEvent[] = [];
+  private readonly pendingRequestTimes: number[] = [];
+  private readonly pendingPredictions: PredictionEvent[][] = [];
+  private readonly pendingPredictionTimes: number[] = [];
+  private applyQueued = false;
 
   constructor(options: MonitorOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -202,6 +220,13 @@ export class ServingMonitor implements Monitor {
     if (!(minEvaluation >= 0 && Number.isFinite(minEvaluation)))
       throw badOption('drift.minEvaluationSeconds', 'a number of seconds ≥ 0', minEvaluation);
     this.minEvaluationMs = minEvaluation * 1000;
+    this.samplesPerSecond = positive(
+      drift.maxSamplesPerSecond,
+      this.driftOptions.windowSize,
+      'drift.maxSamplesPerSecond',
+    );
+    this.sampleBudget = this.driftOptions.windowSize;
+    this.sampleBudgetAt = this.startedAt;
     const predictionLog = this.predictionLog;
     this.prometheus = new ServingMetrics({
       defaultMetrics: options.defaultMetrics ?? true,
@@ -223,13 +248,52 @@ export class ServingMonitor implements Monitor {
   }
 
   // --- hooks the server calls (hot path) -------------------------------------------------
+  //
+  // `onRequest` and `onPredictions` only note the event and its time; the work is done after
+  // the responses of this event-loop turn are written (setImmediate), or before anything reads
+  // the monitor's state (feedback, metrics, snapshots, drift, windows, close). A request then
+  // waits for no monitoring, and a label sent right after its prediction still finds it (the
+  // pending work runs before the next turn reads new requests).
 
   onRequest(event: RequestEvent): void {
+    this.pendingRequests.push(event);
+    this.pendingRequestTimes.push(this.now());
+    this.applyPendingSoon();
+  }
+
+  onPredictions(events: PredictionEvent[]): void {
+    this.pendingPredictions.push(events);
+    this.pendingPredictionTimes.push(this.now());
+    this.applyPendingSoon();
+  }
+
+  private applyPendingSoon(): void {
+    if (this.applyQueued) return;
+    this.applyQueued = true;
+    setImmediate(() => this.applyPending());
+  }
+
+  /** Applies the noted requests and predictions, in order. */
+  private applyPending(): void {
+    this.applyQueued = false;
+    if (this.pendingRequests.length > 0) {
+      const events = this.pendingRequests.splice(0);
+      const times = this.pendingRequestTimes.splice(0);
+      for (let i = 0; i < events.length; i++) this.applyRequest(events[i]!, times[i]!);
+    }
+    if (this.pendingPredictions.length > 0) {
+      const batches = this.pendingPredictions.splice(0);
+      const times = this.pendingPredictionTimes.splice(0);
+      for (let i = 0; i < batches.length; i++) this.applyPredictions(batches[i]!, times[i]!);
+    }
+  }
+
+  private applyRequest(event: RequestEvent, now: number): void {
     try {
       const series = this.series(event.model, event.version, false);
       const seconds =
         event.durationSeconds >= 0 && Number.isFinite(event.durationSeconds) ? event.durationSeconds : 0;
-      series.traffic.onRequest(this.now(), event.status, seconds);
+      series.traffic.onRequest(now, event.status, seconds);
       series.metrics.requestCell(event.endpoint, event.status).value++;
       series.metrics.requestDuration.observe(seconds);
       if (event.queueSeconds > 0 && Number.isFinite(event.queueSeconds)) {
@@ -249,9 +313,22 @@ export class ServingMonitor implements Monitor {
     }
   }
 
-  onPredictions(events: PredictionEvent[]): void {
+  wantsInputStatistics(count: number): boolean {
+    if (this.predictionLog) return true;
+    const now = this.now();
+    const capacity = this.driftOptions.windowSize;
+    this.sampleBudget = Math.min(
+      capacity,
+      this.sampleBudget + (Math.max(0, now - this.sampleBudgetAt) / 1000) * this.samplesPerSecond,
+    );
+    this.sampleBudgetAt = now;
+    if (this.sampleBudget < Math.min(count, capacity)) return false;
+    this.sampleBudget -= count;
+    return true;
+  }
+
+  private applyPredictions(events: PredictionEvent[], now: number): void {
     try {
-      const now = this.now();
       let series: Series | undefined;
       for (const event of events) {
         if (series === undefined || series.model !== event.model || series.version !== event.version) {
@@ -346,6 +423,7 @@ export class ServingMonitor implements Monitor {
   }
 
   feedback(id: string, label: string): FeedbackResult {
+    this.applyPending();
     try {
       const now = this.now();
       const entry = this.recent.get(id, now);
@@ -370,6 +448,7 @@ export class ServingMonitor implements Monitor {
   }
 
   async metrics(): Promise<{ contentType: string; body: string }> {
+    this.applyPending();
     return this.prometheus.exposition();
   }
 
@@ -377,6 +456,7 @@ export class ServingMonitor implements Monitor {
 
   /** Evaluates drift of every model version with predictions since its last evaluation. */
   evaluateDrift(): void {
+    this.applyPending();
     const now = this.now();
     for (const series of this.allSeries()) {
       if (series.drift?.stale) this.evaluateSeries(series, now);
@@ -385,6 +465,7 @@ export class ServingMonitor implements Monitor {
 
   /** Ends the current window: summaries to the sink, expired labels and predictions dropped. */
   flushWindows(): void {
+    this.applyPending();
     const now = this.now();
     this.recent.expire(now);
     for (const series of this.allSeries()) {
@@ -428,6 +509,7 @@ export class ServingMonitor implements Monitor {
   // --- dashboards ----------------------------------------------------------------------------
 
   snapshot(): Record<string, unknown> {
+    this.applyPending();
     const now = this.now();
     const thresholds = { psi: this.driftOptions.psiThreshold, ks: this.driftOptions.ksThreshold };
     const models = [...this.allSeries()].map((series) => {

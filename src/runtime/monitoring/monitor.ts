@@ -74,6 +74,13 @@ export interface Monitor {
   addModel?(model: string, version: string, profile: ReferenceProfile | undefined): void;
   /** Added with monitoring (optional): a serving event, for the logs and the metadata store. */
   onServingEvent?(event: ServingEvent): void;
+  /**
+   * Optional: whether the server should compute the input statistics (token count,
+   * out-of-vocabulary rate) of the next `count` texts. Drift samples a busy server's predictions;
+   * a prediction without statistics (`oovRate` NaN) is counted everywhere but in the drift window.
+   * Without it, every prediction gets them.
+   */
+  wantsInputStatistics?(count: number): boolean;
 }
 
 /** Monitoring off: every hook does nothing. */

@@ -34,7 +34,8 @@ export async function predictTexts(
   texts: string[],
 ): Promise<TextPredictions> {
   const monitored = ctx.monitor !== NO_MONITORING;
-  const prepared = await ctx.preprocessor.prepare(model.model, texts, monitored);
+  const withStatistics = monitored && (ctx.monitor.wantsInputStatistics?.(texts.length) ?? true);
+  const prepared = await ctx.preprocessor.prepare(model.model, texts, withStatistics);
   const scored = await scoreDocs(model, prepared.ids);
   const labels = new Array<string>(texts.length);
   const ids = new Array<string>(texts.length);
@@ -49,7 +50,7 @@ export async function predictTexts(
       version: model.version,
       text,
       tokens: prepared.tokens[i]!,
-      oovRate: prepared.oovRates[i]!,
+      oovRate: withStatistics ? prepared.oovRates[i]! : Number.NaN,
       score: scored.score[i]!,
       label: labels[i]!,
     }));

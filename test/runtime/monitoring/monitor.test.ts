@@ -234,6 +234,45 @@ describe('delayed labels', () => {
   });
 });
 
+describe('input statistics for drift: a sample of a busy server', () => {
+  it('asks for at most maxSamplesPerSecond (a token bucket of one window), always with a prediction log', async (t) => {
+    const c = clock();
+    const monitor = monitorFor(t, {
+      now: c.now,
+      drift: { windowSize: 100, minSamples: 10, maxSamplesPerSecond: 50 },
+    });
+    const wants = monitor.wantsInputStatistics!.bind(monitor);
+    assert.equal(wants(100), true, 'a full bucket at the start');
+    assert.equal(wants(1), false);
+    c.advance(100); // 5 more
+    assert.equal(wants(5), true);
+    assert.equal(wants(1), false);
+    c.advance(60_000); // never more than one window
+    assert.equal(wants(60), true);
+    assert.equal(wants(60), false);
+    assert.equal(wants(40), true);
+    // A request of more texts than a window still gets statistics once the bucket is full.
+    c.advance(2_000);
+    assert.equal(wants(500), true);
+
+    // Predictions without statistics count in the metrics, not in the drift window.
+    monitor.addModel?.('imdb', '1', undefined);
+    monitor.onPredictions([
+      prediction('a', 'pos', 0.9, { oovRate: Number.NaN }),
+      prediction('b', 'neg', 0.1, { oovRate: Number.NaN }),
+    ]);
+    assert.match((await monitor.metrics()).body, /ledge_predictions_total\{[^}]*label="pos"[^}]*\} 1/);
+
+    const logged = monitorFor(t, {
+      now: c.now,
+      drift: { windowSize: 100, minSamples: 10, maxSamplesPerSecond: 1 },
+      predictionLog: { dir: tempDir(t) },
+    });
+    for (let i = 0; i < 5; i++)
+      assert.equal(logged.wantsInputStatistics!(100), true, 'the log records them all');
+  });
+});
+
 describe('prediction log sampling', () => {
   it('logs the configured share of predictions, and only those can get labels', async (t) => {
     const dir = tempDir(t);
