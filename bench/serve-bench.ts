@@ -1096,6 +1096,9 @@ async function monitoringWork(
           queueSeconds: 0.0005,
         });
       }
+      // The hooks note their events and the monitor applies them after the responses are
+      // written (or before a read): a read here makes the timed work include applying them.
+      monitor.snapshot();
     };
     // Past the default memory of 100,000 predictions, then timed.
     const fill = Math.ceil(110_000 / reviews.length);
