@@ -7,31 +7,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ledgeRunLauncher } from '../../src/control/queue/pipeline-launcher.js';
 import { RunQueue } from '../../src/control/queue/run-queue.js';
 import { listDeployments } from '../../src/metadata/deployments.js';
 import { LEDGE_BIN, runLedge } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
+import { PREPARE_AND_TRAIN } from '../helpers/imdb-sample-pipeline.js';
 import { controlWorkspace, openRecords, until } from './helpers/control-workspace.js';
 import { api, startServer } from './helpers/server-process.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const SAMPLE = path.join(repo, 'examples', 'imdb', 'data', 'aclImdb_sample.tar.gz');
-
-const PIPELINE = `stages:
-  prepare:
-    cmd: ledge imdb prepare --source ${SAMPLE} --out data/prepared --params params.yaml
-    params: [prepare.seed]
-    outs: [data/prepared]
-  train:
-    cmd: >-
-      ledge train --train data/prepared/train.jsonl --validation data/prepared/validation.jsonl
-      --params params.yaml --name imdb-sentiment --out models/imdb-sentiment
-    deps: [data/prepared]
-    params: [train.bits, train.epochs]
-    outs: [models/imdb-sentiment]
-  deploy:
+const PIPELINE = `${PREPARE_AND_TRAIN}  deploy:
     cmd: ledge deploy models/imdb-sentiment --cause "continuous delivery"
     deps: [models/imdb-sentiment]
 `;

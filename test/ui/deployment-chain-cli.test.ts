@@ -10,30 +10,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { MetadataStore } from '../../src/metadata/metadata-store.js';
 import type { DeploymentDetail, DeploymentSummary } from '../../src/ui/api-types.js';
 import { createUiApp } from '../../src/ui/app.js';
 import { LEDGE_BIN, runLedge } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
+import { PREPARE_AND_TRAIN } from '../helpers/imdb-sample-pipeline.js';
 import { tempDir, writeTree } from '../helpers/temp-dir.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const SAMPLE = path.join(repo, 'examples', 'imdb', 'data', 'aclImdb_sample.tar.gz');
-
-const PIPELINE = `stages:
-  prepare:
-    cmd: ledge imdb prepare --source ${SAMPLE} --out data/prepared --params params.yaml
-    params: [prepare.seed]
-    outs: [data/prepared]
-  train:
-    cmd: >-
-      ledge train --train data/prepared/train.jsonl --validation data/prepared/validation.jsonl
-      --params params.yaml --name imdb-sentiment --out models/imdb-sentiment
-    deps: [data/prepared]
-    params: [train.bits, train.epochs]
-    outs: [models/imdb-sentiment]
-  register:
+const PIPELINE = `${PREPARE_AND_TRAIN}  register:
     cmd: ledge model register models/imdb-sentiment --name imdb-sentiment --json > registered.json
     deps: [models/imdb-sentiment]
     outs: [registered.json]
